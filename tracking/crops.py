@@ -1,0 +1,96 @@
+"""The SiamFC/SiamRPN crop, exactly as the reference trackers sample it.
+
+The exemplar window around a target of size (w, h) has side ``s_z = sqrt((w + p)(h + p))`` with context
+``p = context_amount * (w + h)`` (0.5 by default); the search window is ``s_z * instance_size / exemplar_size``.
+A window of side ``s`` around ``center`` starts at ``floor(center - (s + 1) / 2 + 0.5)`` and spans ``s`` pixels;
+what falls outside the image is filled with the image's per-channel mean, and the window is resized to the
+model's input size with ``cv2.resize`` (bilinear).
+
+``crop_batch`` is the same operation in torch (one ``grid_sample`` for a batch of windows on the GPU); it samples
+the very same source coordinates as ``cv2.resize`` so both agree up to cv2's 8-bit fixed-point rounding.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def context_size(width: float, height: float, context_amount: float = 0.5) -> float:
+    """Side of the exemplar window: ``sqrt((w + p)(h + p))`` with ``p = context_amount * (w + h)``."""
+    pad = context_amount * (width + height)
+    return math.sqrt((width + pad) * (height + pad))
+
+
+def search_size(width: float, height: float, exemplar_size: int = 127, instance_size: int = 255,
+                context_amount: float = 0.5) -> float:
+    """Side of the search window: the exemplar window scaled by ``instance_size / exemplar_size``."""
+    return context_size(width, height, context_amount) * instance_size / exemplar_size
+
+
+def window_bounds(center: float, size: float) -> tuple[float, float]:
+    """First and last pixel index of a window of ``size`` pixels around ``center`` (reference arithmetic)."""
+    start = math.floor(center - (size + 1) / 2 + 0.5)
+    return start, start + size - 1
+
+
+def crop_and_resize(image: np.ndarray, center, window_size: float, output_size: int,
+                    fill=None) -> np.ndarray:
+    """Cut a square window of ``window_size`` pixels centred on ``center = (cx, cy)`` and resize it.
+
+    ``fill`` is the per-channel value for the part of the window outside the image (default: the image's
+    per-channel mean). Returns an ``output_size x output_size x C`` array of the image's dtype.
+    """
+    if image.ndim != 3:
+        raise ValueError(f"expected an H x W x C image, got shape {image.shape}")
+    height, width, channels = image.shape
+    if fill is None:
+        fill = image.mean(axis=(0, 1))
+    x_min, x_max = window_bounds(center[0], window_size)
+    y_min, y_max = window_bounds(center[1], window_size)
+    left, top = int(max(0.0, -x_min)), int(max(0.0, -y_min))
+    right, bottom = int(max(0.0, x_max - width + 1)), int(max(0.0, y_max - height + 1))
+    x_min, x_max, y_min, y_max = x_min + left, x_max + left, y_min + top, y_max + top
+    if left or top or right or bottom:
+        padded = np.empty((height + top + bottom, width + left + right, channels), dtype=image.dtype)
+        padded[...] = np.asarray(fill).astype(image.dtype) if image.dtype != np.float64 else fill
+        padded[top:top + height, left:left + width] = image
+        source = padded
+    else:
+        source = image
+    patch = source[int(y_min):int(y_max + 1), int(x_min):int(x_max + 1)]
+    if patch.shape[0] != output_size or patch.shape[1] != output_size:
+        patch = cv2.resize(patch, (output_size, output_size))
+    return patch
+
+
+def crop_batch(images: torch.Tensor, centers: torch.Tensor, window_sizes: torch.Tensor, output_size: int,
+               fill: torch.Tensor | None = None) -> torch.Tensor:
+    """Batched ``crop_and_resize`` in torch.
+
+    ``images``: (B, C, H, W) float; ``centers``: (B, 2) as (cx, cy); ``window_sizes``: (B,);
+    ``fill``: (B, C) per-channel fill, default each image's mean. Returns (B, C, output_size, output_size).
+    The source coordinate of output pixel ``i`` is ``start + (i + 0.5) * s / output_size - 0.5`` clamped to the
+    window, the same as cv2's bilinear resize of the cut-out window.
+    """
+    batch, channels, height, width = images.shape
+    dtype, device = images.dtype, images.device
+    if fill is None:
+        fill = images.mean(dim=(2, 3))
+    centers = centers.to(device=device, dtype=torch.float64)
+    sizes = window_sizes.to(device=device, dtype=torch.float64).reshape(batch)
+    start = torch.floor(centers - (sizes[:, None] + 1) / 2 + 0.5)  # (B, 2)
+    # reference slicing: window pixels are start .. int(start + s - 1 + 1) - 1
+    extent = torch.floor(start + sizes[:, None]) - start  # pixels actually cut out, per axis
+    steps = torch.arange(output_size, device=device, dtype=torch.float64)
+    coords = start[:, None, :] + ((steps[None, :, None] + 0.5) * extent[:, None, :] / output_size - 0.5)
+    coords = torch.minimum(torch.maximum(coords, start[:, None, :]), start[:, None, :] + extent[:, None, :] - 1)
+    grid_x = (2 * coords[..., 0] + 1) / width - 1   # (B, out)
+    grid_y = (2 * coords[..., 1] + 1) / height - 1
+    grid = torch.stack(torch.broadcast_tensors(grid_x[:, None, :], grid_y[:, :, None]), dim=-1).to(dtype)
+    shifted = images - fill[:, :, None, None].to(dtype)
+    out = F.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out + fill[:, :, None, None].to(dtype)
