@@ -1,0 +1,328 @@
+"""Backbones of SiamRPN++: atrous ResNet-18/34/50 (two parameter layouts), AlexNet (legacy, BN) and MobileNetV2.
+
+Every backbone keeps total stride 8 and valid-padding geometry, so a 127 exemplar gives 15x15 (ResNet /
+MobileNetV2) or 6x6 (AlexNet) features and the score maps come out at pysot's sizes. ``forward`` returns the
+list of the ``used_layers`` outputs; ``layer_groups()`` names the trainable groups for freezing by name.
+
+ResNet layouts:
+
+- ``pysot``: the reference (``pysot/models/backbone/resnet_atrous.py``): conv1 padding 0, 3x3 downsample
+  convs in layer2 (stride 2, padding 0), layer3 (dilation 1, padding 1) and layer4 (dilation 2, padding 2);
+  the stride-2 3x3 conv of layer2 has padding 0; the first block of a dilated stage runs at half its dilation.
+- ``torchvision``: torchvision's parameters (1x1 downsample convs) so its ImageNet weights load, with the
+  same geometry: conv1 and layer2's stride-2 3x3 conv without padding, and layer2's 1x1 stride-2 downsample
+  taken at the centre pixel of that 3x3 window (one border pixel dropped) so both paths stay aligned.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from tracking.errors import DataError
+
+
+def _strip_prefixes(state_dict: dict) -> dict:
+    for prefix in ("module.", "backbone."):
+        if state_dict and all(k.startswith(prefix) for k in state_dict):
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
+    return state_dict
+
+
+def read_state_dict(path) -> dict:
+    """A state dict from a ``torch.save`` file (optionally under ``state_dict`` / ``model``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "weights file not found")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt or not a torch file
+        raise DataError(path, f"cannot read weights ({type(error).__name__}: {error})") from error
+    for key in ("state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise DataError(path, "not a state dict of tensors")
+    return data
+
+
+class Backbone(nn.Module):
+    """Common interface: ``forward(x) -> list[Tensor]``, ``out_channels``, ``layer_groups()``."""
+
+    out_channels: list[int]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def load_pretrained(self, source: str) -> None:
+        """Load ImageNet weights: ``source`` is a file path or "torchvision" (download via torchvision)."""
+        if source == "torchvision":
+            state_dict = self._torchvision_weights()
+            where = "torchvision"
+        else:
+            state_dict = read_state_dict(source)
+            where = source
+        state_dict = _strip_prefixes(dict(state_dict))
+        own = self.state_dict()
+        # classifier and unused deeper stages of the source are not part of this backbone
+        usable = {k: v for k, v in state_dict.items() if k in own}
+        missing = sorted(k for k in own if k not in usable and not k.endswith("num_batches_tracked"))
+        if missing:
+            raise DataError(where, f"pretrained weights lack {len(missing)} backbone entries, e.g. {missing[:5]} "
+                                   f"(wrong layout for backbone {type(self).__name__}?)")
+        wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in usable.items()
+                 if v.shape != own[k].shape]
+        if wrong:
+            raise DataError(where, f"pretrained weights have wrong shapes: {wrong[:5]}")
+        self.load_state_dict(usable, strict=False)
+
+    def _torchvision_weights(self) -> dict:
+        raise DataError("torchvision", f"no torchvision weights for {type(self).__name__}")
+
+
+# --------------------------------------------------------------------------------------------- ResNet
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int, first_dilation: int, first_padding: int,
+                 dilation: int, downsample: nn.Module | None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=first_padding,
+                               dilation=first_dilation, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int, first_dilation: int, first_padding: int,
+                 dilation: int, downsample: nn.Module | None):
+        super().__init__()
+        del dilation  # a bottleneck has one 3x3 conv: it runs at ``first_dilation`` in the first block
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=first_padding, dilation=first_dilation,
+                               bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class CenterAlignedDownsample(nn.Sequential):
+    """torchvision's 1x1 stride-2 downsample (conv, BN) sampled at the centres of the unpadded 3x3 stride-2
+    windows of the block's main path: drop one border pixel, then the strided 1x1 conv."""
+
+    def forward(self, x):
+        return super().forward(x[:, :, 1:-1, 1:-1])
+
+
+_RESNET_STAGES = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet34": (BasicBlock, (3, 4, 6, 3)),
+                  "resnet50": (Bottleneck, (3, 4, 6, 3))}
+
+
+class ResNetBackbone(Backbone):
+    """Atrous ResNet: layer3/layer4 at stride 1 with dilation 2/4 (total stride 8)."""
+
+    def __init__(self, depth: str, used_layers, layout: str = "pysot"):
+        super().__init__()
+        if layout not in ("pysot", "torchvision"):
+            raise ValueError(f"unknown ResNet layout {layout!r}")
+        block, counts = _RESNET_STAGES[depth]
+        self.depth, self.layout = depth, layout
+        self.used_layers = tuple(used_layers)
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=0, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self._inplanes = 64
+        last = max(max(self.used_layers), 1)  # like the reference, stages past the last used one are absent
+        stage_specs = [(64, 1, 1), (128, 2, 1), (256, 1, 2), (512, 1, 4)]  # planes, stride, dilation
+        self.stages = []
+        for index, (planes, stride, dilation) in enumerate(stage_specs, start=1):
+            if index > last:
+                break
+            setattr(self, f"layer{index}", self._make_stage(block, planes, counts[index - 1], stride, dilation))
+            self.stages.append(f"layer{index}")
+        widths = [64, 64 * block.expansion, 128 * block.expansion, 256 * block.expansion, 512 * block.expansion]
+        self.out_channels = [widths[i] for i in self.used_layers]
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def _make_stage(self, block, planes: int, count: int, stride: int, dilation: int) -> nn.Sequential:
+        out_planes = planes * block.expansion
+        # first block of a dilated stage at half the dilation; an undilated stride-2 3x3 conv without padding
+        first_dilation = dilation // 2 if dilation > 1 else 1
+        first_padding = first_dilation if dilation > 1 else 2 - stride
+        downsample = None
+        if stride != 1 or self._inplanes != out_planes:
+            if stride == 1 and dilation == 1:
+                conv = nn.Conv2d(self._inplanes, out_planes, 1, bias=False)
+                downsample = nn.Sequential(conv, nn.BatchNorm2d(out_planes))
+            elif self.layout == "pysot":
+                conv = nn.Conv2d(self._inplanes, out_planes, 3, stride=stride, padding=first_padding if dilation > 1
+                                 else 0, dilation=first_dilation, bias=False)
+                downsample = nn.Sequential(conv, nn.BatchNorm2d(out_planes))
+            else:
+                conv = nn.Conv2d(self._inplanes, out_planes, 1, stride=stride, bias=False)
+                if stride == 1:
+                    downsample = nn.Sequential(conv, nn.BatchNorm2d(out_planes))
+                else:
+                    downsample = CenterAlignedDownsample(conv, nn.BatchNorm2d(out_planes))
+        blocks = [block(self._inplanes, planes, stride, first_dilation, first_padding, dilation, downsample)]
+        self._inplanes = out_planes
+        for _ in range(1, count):
+            blocks.append(block(self._inplanes, planes, 1, dilation, dilation, dilation, None))
+        return nn.Sequential(*blocks)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        outputs = [x]
+        x = self.maxpool(x)
+        for name in self.stages:
+            x = getattr(self, name)(x)
+            outputs.append(x)
+        return [outputs[i] for i in self.used_layers]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        groups = {"conv1": nn.ModuleList([self.conv1, self.bn1])}
+        groups.update({name: getattr(self, name) for name in self.stages})
+        return groups
+
+    def _torchvision_weights(self) -> dict:
+        if self.layout != "torchvision":
+            raise DataError("torchvision", f"torchvision weights need the torchvision layout (backbone "
+                                           f"'{self.depth}'), not '{self.depth}_pysot'")
+        import torchvision
+
+        builder = getattr(torchvision.models, self.depth)
+        return builder(weights="IMAGENET1K_V1").state_dict()
+
+
+# --------------------------------------------------------------------------------------------- AlexNet
+class AlexNetLegacy(Backbone):
+    """The reference's 'alexnetlegacy' (SiamRPN's AlexNet): BN after every conv, no groups, no padding.
+
+    Modules are split into ``layer1``..``layer5`` (pysot's ``alexnet`` naming) so they can be frozen by
+    name; pysot's ``features.N`` keys of 'alexnetlegacy' checkpoints are mapped onto them on import.
+    """
+
+    def __init__(self, width_mult: float = 1.0):
+        super().__init__()
+        c = [3] + [int(x * width_mult) for x in (96, 256, 384, 384, 256)]
+        self.layer1 = nn.Sequential(nn.Conv2d(c[0], c[1], 11, stride=2), nn.BatchNorm2d(c[1]),
+                                    nn.MaxPool2d(3, stride=2), nn.ReLU(inplace=True))
+        self.layer2 = nn.Sequential(nn.Conv2d(c[1], c[2], 5), nn.BatchNorm2d(c[2]),
+                                    nn.MaxPool2d(3, stride=2), nn.ReLU(inplace=True))
+        self.layer3 = nn.Sequential(nn.Conv2d(c[2], c[3], 3), nn.BatchNorm2d(c[3]), nn.ReLU(inplace=True))
+        self.layer4 = nn.Sequential(nn.Conv2d(c[3], c[4], 3), nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True))
+        self.layer5 = nn.Sequential(nn.Conv2d(c[4], c[5], 3), nn.BatchNorm2d(c[5]))
+        self.out_channels = [c[5]]
+
+    def forward(self, x):
+        for index in range(1, 6):
+            x = getattr(self, f"layer{index}")(x)
+        return [x]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        return {f"layer{i}": getattr(self, f"layer{i}") for i in range(1, 6)}
+
+
+# --------------------------------------------------------------------------------------------- MobileNetV2
+def _conv_bn_relu6(inp: int, oup: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                   groups: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(inp, oup, kernel, stride, padding, dilation=dilation, groups=groups, bias=False),
+            nn.BatchNorm2d(oup), nn.ReLU6(inplace=True)]
+
+
+class InvertedResidual(nn.Module):
+    """pysot's block: always a 1x1 expansion (also for t = 1), valid padding at stride 2."""
+
+    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int, dilation: int = 1):
+        super().__init__()
+        self.use_residual = stride == 1 and inp == oup
+        padding = dilation if dilation > 1 else 2 - stride
+        hidden = inp * expand_ratio
+        layers = _conv_bn_relu6(inp, hidden, 1)
+        layers += _conv_bn_relu6(hidden, hidden, 3, stride, padding, dilation, groups=hidden)
+        layers += [nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_residual else self.conv(x)
+
+
+class MobileNetV2Backbone(Backbone):
+    """pysot's MobileNetV2 (``mobile_v2.py``): stages 4-7 dilated (2, 2, 4, 4) instead of strided."""
+
+    # expansion t, channels c, blocks n, stride s, dilation d
+    SETTINGS = [(1, 16, 1, 1, 1), (6, 24, 2, 2, 1), (6, 32, 3, 2, 1), (6, 64, 4, 1, 2),
+                (6, 96, 3, 1, 2), (6, 160, 3, 1, 4), (6, 320, 1, 1, 4)]
+
+    def __init__(self, width_mult: float = 1.0, used_layers=(3, 5, 7)):
+        super().__init__()
+        self.used_layers = tuple(used_layers)
+        channels = int(32 * width_mult)
+        self.layer0 = nn.Sequential(*_conv_bn_relu6(3, channels, 3, stride=2, padding=0))
+        widths = [channels]
+        last_dilation = 1
+        for index, (t, c, n, s, d) in enumerate(self.SETTINGS, start=1):
+            out = int(c * width_mult)
+            blocks = []
+            for i in range(n):
+                if i == 0:
+                    first_dilation = d if d == last_dilation else max(d // 2, 1)
+                    blocks.append(InvertedResidual(channels, out, s, t, first_dilation))
+                else:
+                    blocks.append(InvertedResidual(channels, out, 1, t, d))
+                channels = out
+            last_dilation = d
+            setattr(self, f"layer{index}", nn.Sequential(*blocks))
+            widths.append(out)
+        self.out_channels = [widths[i] for i in self.used_layers]
+        self._last = max(self.used_layers)
+
+    def forward(self, x):
+        outputs = []
+        for index in range(self._last + 1):
+            x = getattr(self, f"layer{index}")(x)
+            outputs.append(x)
+        return [outputs[i] for i in self.used_layers]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        return {f"layer{i}": getattr(self, f"layer{i}") for i in range(8)}
+
+
+def build_backbone(config) -> Backbone:
+    name = config.backbone
+    if name.startswith("resnet"):
+        depth, _, layout = name.partition("_")
+        return ResNetBackbone(depth, config.used_layers, layout="pysot" if layout == "pysot" else "torchvision")
+    if name == "alexnet_legacy":
+        return AlexNetLegacy(config.backbone_width_mult)
+    if name == "mobilenetv2":
+        return MobileNetV2Backbone(config.backbone_width_mult, config.used_layers)
+    raise ValueError(f"unknown backbone {name!r}")

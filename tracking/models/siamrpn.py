@@ -1,0 +1,54 @@
+"""SiamRPN++ (Li et al., CVPR 2019): backbone -> neck -> multi-level RPN head, as in pysot's ModelBuilder."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from tracking.models.backbones import build_backbone
+from tracking.models.config import SiamRPNConfig, get_config
+from tracking.models.heads import IdentityNeck, MultiLevelRPN, Neck
+
+
+class SiamRPN(nn.Module):
+    """Siamese region-proposal network.
+
+    ``forward(template (B,3,E,E), search (B,3,S,S)) -> cls (B, 2K, s, s), loc (B, 4K, s, s)``; inputs are
+    already in ``config.image_format``. For tracking, ``template_features`` runs the template branch once
+    (backbone, neck and the head's template convolutions) and ``track_features`` the search branch.
+    """
+
+    def __init__(self, config: SiamRPNConfig | str | dict):
+        super().__init__()
+        self.config = get_config(config)
+        cfg = self.config
+        self.backbone = build_backbone(cfg)
+        if cfg.neck_channels is None:
+            self.neck = IdentityNeck(self.backbone.out_channels)
+        else:
+            self.neck = Neck(self.backbone.out_channels, cfg.neck_channels, cfg.neck_center_size)
+        self.head = MultiLevelRPN(cfg.head, cfg.anchor_num, self.neck.out_channels, cfg.head_hidden, cfg.weighted)
+
+    @property
+    def score_size(self) -> int:
+        """Side of the score map while tracking (``config.instance_size`` search crops)."""
+        return self.config.score_size
+
+    def load_pretrained_backbone(self, source: str | None = None) -> None:
+        """ImageNet initialisation of the backbone from ``source`` (default ``config.pretrained_backbone``)."""
+        source = source or self.config.pretrained_backbone
+        if source:
+            self.backbone.load_pretrained(source)
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        return self.neck(self.backbone(images))
+
+    def template_features(self, template: torch.Tensor) -> list:
+        """Everything that depends on the template only: per level the head's (cls, loc) kernels."""
+        return self.head.template_kernels(self.features(template))
+
+    def track_features(self, template_features: list, search: torch.Tensor):
+        """Score and regression maps of ``search`` against precomputed ``template_features``."""
+        return self.head.correlate(template_features, self.features(search))
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor):
+        return self.track_features(self.template_features(template), search)
