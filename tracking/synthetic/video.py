@@ -21,22 +21,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-DIFFICULTIES = ("easy", "normal", "hard")
+from tracking.benchmarks.otb import OTB_ATTRIBUTE_NAMES  # noqa: F401  (defined with the OTB reader; re-exported)
 
-# OTB attribute abbreviations -> the full names used in OTB's attribute lists (and shared-data attributes.json).
-OTB_ATTRIBUTE_NAMES = {
-    "IV": "Illumination Variation",
-    "SV": "Scale Variation",
-    "OCC": "Occlusion",
-    "DEF": "Deformation",
-    "MB": "Motion Blur",
-    "FM": "Fast Motion",
-    "IPR": "In-Plane Rotation",
-    "OPR": "Out-of-Plane Rotation",
-    "OV": "Out-of-View",
-    "BC": "Background Clutters",
-    "LR": "Low Resolution",
-}
+DIFFICULTIES = ("easy", "normal", "hard")
 
 # Per-frame tags: the five VOT2018 tags first, then the LaSOT / GOT-10k style flags.
 TAG_NAMES = ("occlusion", "out_of_view", "illum_change", "motion_change", "size_change", "camera_motion",
