@@ -1,0 +1,203 @@
+"""SiamRPN++ network components: parameter counts of the reference, feature and score-map sizes, layouts."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from tracking.models import PRESETS, SiamRPN, SiamRPNConfig, config_from_dict, get_config
+from tracking.models.anchors import anchor_shapes, generate_anchors
+from tracking.models.backbones import AlexNetLegacy, MobileNetV2Backbone, ResNetBackbone
+from tracking.models.heads import MultiLevelRPN, Neck, xcorr_depthwise, xcorr_up_channel
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_r50_dw_parameter_counts_match_the_reference():
+    model = SiamRPN("siamrpn_r50_l234_dwxcorr")  # built, never run: fast
+    assert count(model) == 53_950_624
+    assert count(model.backbone) == 45_528_128
+    assert count(model.neck) == 919_040
+    assert count(model.head) == 7_503_456
+
+
+def test_torchvision_layout_has_torchvision_parameter_names_and_shapes():
+    torchvision = pytest.importorskip("torchvision")
+    ours = ResNetBackbone("resnet50", used_layers=(2, 3, 4), layout="torchvision").state_dict()
+    reference = {k: v for k, v in torchvision.models.resnet50().state_dict().items() if not k.startswith("fc.")}
+    assert set(ours) == set(reference)
+    assert all(ours[k].shape == reference[k].shape for k in ours)
+    assert sum(v.numel() for k, v in ours.items() if "running" not in k and "num_batches" not in k) == 23_508_032
+    # ResNet-18 too (BasicBlock)
+    ours18 = ResNetBackbone("resnet18", used_layers=(2, 3, 4), layout="torchvision").state_dict()
+    ref18 = {k: v for k, v in torchvision.models.resnet18().state_dict().items() if not k.startswith("fc.")}
+    assert set(ours18) == set(ref18) and all(ours18[k].shape == ref18[k].shape for k in ours18)
+
+
+def test_pysot_layout_downsample_convs_and_dilations():
+    net = ResNetBackbone("resnet50", used_layers=(2, 3, 4), layout="pysot")
+    assert net.conv1.padding == (0, 0)
+    ds2, ds3, ds4 = net.layer2[0].downsample[0], net.layer3[0].downsample[0], net.layer4[0].downsample[0]
+    assert (ds2.kernel_size, ds2.stride, ds2.padding, ds2.dilation) == ((3, 3), (2, 2), (0, 0), (1, 1))
+    assert (ds3.kernel_size, ds3.stride, ds3.padding, ds3.dilation) == ((3, 3), (1, 1), (1, 1), (1, 1))
+    assert (ds4.kernel_size, ds4.stride, ds4.padding, ds4.dilation) == ((3, 3), (1, 1), (2, 2), (2, 2))
+    assert net.layer2[0].conv2.padding == (0, 0) and net.layer2[0].conv2.stride == (2, 2)
+    # first block of a dilated stage at half the dilation, the others at full dilation
+    assert net.layer3[0].conv2.dilation == (1, 1) and net.layer3[1].conv2.dilation == (2, 2)
+    assert net.layer4[0].conv2.dilation == (2, 2) and net.layer4[2].conv2.dilation == (4, 4)
+    assert net.layer4[2].conv2.padding == (4, 4)
+
+
+@pytest.mark.parametrize("depth", ["resnet18", "resnet50"])  # resnet34: the same BasicBlock code as 18
+@pytest.mark.parametrize("layout", ["pysot", "torchvision"])
+def test_resnet_feature_sizes_15_and_31(depth, layout):
+    net = ResNetBackbone(depth, used_layers=(2, 3, 4), layout=layout).eval()
+    expansion = 4 if depth == "resnet50" else 1
+    with torch.no_grad():
+        template = net(torch.zeros(1, 3, 127, 127))
+        search = net(torch.zeros(1, 3, 255, 255))
+    assert [t.shape[1] for t in template] == [128 * expansion, 256 * expansion, 512 * expansion]
+    assert net.out_channels == [128 * expansion, 256 * expansion, 512 * expansion]
+    assert all(t.shape[2:] == (15, 15) for t in template)
+    assert all(s.shape[2:] == (31, 31) for s in search)
+
+
+def test_alexnet_and_mobilenet_layouts():
+    alex = AlexNetLegacy().eval()
+    assert count(alex) == 3_749_952
+    assert all(m.groups == 1 for m in alex.modules() if isinstance(m, nn.Conv2d))
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in alex.modules()) == 5
+    with torch.no_grad():
+        assert alex(torch.zeros(1, 3, 127, 127))[0].shape == (1, 256, 6, 6)
+        assert alex(torch.zeros(1, 3, 287, 287))[0].shape == (1, 256, 26, 26)
+    mobile = MobileNetV2Backbone(width_mult=1.4, used_layers=(3, 5, 7)).eval()
+    assert mobile.out_channels == [44, 134, 448]
+    with torch.no_grad():
+        outputs = mobile(torch.zeros(1, 3, 127, 127))
+    assert [tuple(o.shape[1:]) for o in outputs] == [(44, 15, 15), (134, 15, 15), (448, 15, 15)]
+
+
+def test_neck_crops_template_to_7x7_and_keeps_search():
+    neck = Neck([512, 1024], 256).eval()
+    assert count(neck) == 512 * 256 + 1024 * 256 + 4 * 256
+    assert all(m.bias is None for m in neck.modules() if isinstance(m, nn.Conv2d))
+    template = [torch.randn(1, 512, 15, 15), torch.randn(1, 1024, 15, 15)]
+    with torch.no_grad():
+        out = neck(template)
+        full = neck.adjust[0](template[0])
+        search = neck([torch.randn(1, 512, 31, 31), torch.randn(1, 1024, 31, 31)])
+    assert out[0].shape == (1, 256, 7, 7) and torch.equal(out[0], full[:, :, 4:11, 4:11])
+    assert search[1].shape == (1, 256, 31, 31)
+
+
+def test_depthwise_and_up_channel_xcorr_against_loops():
+    gen = torch.Generator().manual_seed(0)
+    search, kernel = torch.randn(2, 3, 9, 9, generator=gen), torch.randn(2, 3, 4, 4, generator=gen)
+    out = xcorr_depthwise(search, kernel)
+    assert out.shape == (2, 3, 6, 6)
+    i, c, y, x = 1, 2, 3, 4
+    assert torch.isclose(out[i, c, y, x], (search[i, c, y:y + 4, x:x + 4] * kernel[i, c]).sum(), atol=1e-5)
+    up_kernel = torch.randn(2, 5 * 3, 4, 4, generator=gen)  # 5 output maps over 3 channels
+    up = xcorr_up_channel(search, up_kernel)
+    assert up.shape == (2, 5, 6, 6)
+    o = 3
+    expected = (search[i, :, y:y + 4, x:x + 4] * up_kernel[i, o * 3:(o + 1) * 3]).sum()
+    assert torch.isclose(up[i, o, y, x], expected, atol=1e-4)
+
+
+def test_head_fusion_weighted_softmax_and_mean():
+    torch.manual_seed(0)
+    head = MultiLevelRPN("dw", 5, [8, 8, 8], hidden=8, weighted=True).eval()
+    with torch.no_grad():
+        head.cls_weight.copy_(torch.tensor([0.0, 1.0, 2.0]))
+        head.loc_weight.copy_(torch.tensor([2.0, 0.0, -1.0]))
+    z = [torch.randn(1, 8, 7, 7) for _ in range(3)]
+    x = [torch.randn(1, 8, 31, 31) for _ in range(3)]
+    with torch.no_grad():
+        cls, loc = head(z, x)
+        per_level = [level.correlate(level.template_kernels(zi), xi) for level, zi, xi in zip(head.levels, z, x)]
+    cw, lw = torch.softmax(head.cls_weight, 0), torch.softmax(head.loc_weight, 0)
+    assert cls.shape == (1, 10, 25, 25) and loc.shape == (1, 20, 25, 25)
+    assert torch.allclose(cls, sum(w * c for w, (c, _) in zip(cw, per_level)), atol=1e-6)
+    assert torch.allclose(loc, sum(w * l for w, (_, l) in zip(lw, per_level)), atol=1e-6)
+    head.weighted = False
+    with torch.no_grad():
+        cls_mean, _ = head(z, x)
+    assert torch.allclose(cls_mean, sum(c for c, _ in per_level) / 3, atol=1e-6)
+    # the depth-wise head: 3x3 conv+BN+ReLU per branch, 1x1 conv+BN+ReLU, 1x1 conv with bias
+    branch = head.levels[0].cls
+    assert branch.template_conv.conv.kernel_size == (3, 3) and branch.template_conv.conv.bias is None
+    assert branch.fusion.conv.kernel_size == (1, 1) and branch.predict.bias is not None
+
+
+def test_anchor_shapes_and_grid():
+    config = PRESETS["siamrpn_r50_l234_dwxcorr"]
+    assert anchor_shapes(config).tolist() == [[104, 32], [88, 40], [64, 64], [40, 80], [32, 96]]
+    assert config.score_size == 25
+    anchors = generate_anchors(config)
+    assert anchors.shape == (5 * 25 * 25, 4)
+    grid = anchors.reshape(5, 25, 25, 4)
+    assert grid[0, 12, 12, :2].tolist() == [127, 127]  # center cell at the crop center
+    assert grid[2, 0, 0].tolist() == [31, 31, 64, 64]
+    assert grid[4, 3, 7].tolist() == [127 + (7 - 12) * 8, 127 + (3 - 12) * 8, 32, 96]
+    alex = PRESETS["siamrpn_alex_dwxcorr"]
+    assert alex.score_size == 21 and alex.score_size_for(255) == 17
+
+
+@pytest.mark.parametrize("name, size, score", [("siamrpn_alex_dwxcorr", 287, 21), ("siamrpn_table1_alex_up", 255, 17),
+                                               ("siamrpn_demo", None, None)])
+def test_small_models_run_at_their_score_size(name, size, score):
+    model = SiamRPN(name).eval()
+    cfg = model.config
+    size = size or cfg.instance_size
+    score = score or cfg.score_size_for(size)
+    with torch.no_grad():
+        cls, loc = model(torch.zeros(2, 3, cfg.exemplar_size, cfg.exemplar_size), torch.zeros(2, 3, size, size))
+    assert cls.shape == (2, 10, score, score) and loc.shape == (2, 20, score, score)
+
+
+def test_template_features_then_track_equals_forward():
+    torch.manual_seed(1)
+    config = SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(2, 3), neck_channels=32, head_hidden=32)
+    model = SiamRPN(config).eval()
+    template, search = torch.randn(1, 3, 127, 127), torch.randn(1, 3, 255, 255)
+    with torch.no_grad():
+        cls, loc = model(template, search)
+        kernels = model.template_features(template)
+        cls2, loc2 = model.track_features(kernels, search)
+    assert cls.shape == (1, 10, 25, 25)
+    assert torch.equal(cls, cls2) and torch.equal(loc, loc2)
+
+
+def test_layer_groups_by_name():
+    model = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18_pysot", used_layers=(2, 3, 4), neck_channels=16,
+                                  head_hidden=16))
+    groups = model.backbone.layer_groups()
+    assert list(groups) == ["conv1", "layer1", "layer2", "layer3", "layer4"]
+    backbone_params = {id(p) for p in model.backbone.parameters()}
+    grouped = {id(p) for g in groups.values() for p in g.parameters()}
+    assert grouped == backbone_params
+    assert list(SiamRPN("siamrpn_demo").backbone.layer_groups()) == [f"layer{i}" for i in range(1, 6)]
+
+
+def test_config_round_trip_and_errors():
+    for name, config in PRESETS.items():
+        assert config_from_dict(config.to_dict()) == config, name
+        assert config.name == name
+    with pytest.raises(ValueError, match="penalty"):
+        config_from_dict({"penalty": 0.1})
+    with pytest.raises(ValueError, match="backbone"):
+        config_from_dict({"backbone": "vgg"})
+    derived = config_from_dict({"preset": "siamrpn_r50_l234_dwxcorr_otb", "lr": 0.3})
+    assert (derived.penalty_k, derived.window_influence, derived.lr, derived.weighted) == (0.24, 0.5, 0.3, False)
+    assert get_config("siamrpn_r50_l234_dwxcorr") is PRESETS["siamrpn_r50_l234_dwxcorr"]
+    with pytest.raises(Exception):
+        PRESETS["siamrpn_r50_l234_dwxcorr"].lr = 1.0  # presets are immutable
+    r50 = PRESETS["siamrpn_r50_l234_dwxcorr"]
+    assert (r50.penalty_k, r50.window_influence, r50.lr, r50.instance_size, r50.base_size) == (0.05, 0.42, 0.38, 255, 8)
+    alex = PRESETS["siamrpn_alex_dwxcorr"]
+    assert (alex.penalty_k, alex.window_influence, alex.lr, alex.instance_size, alex.base_size) == (0.16, 0.4, 0.3, 287, 0)
+    assert math.isclose(PRESETS["siamrpn_mobilev2_l234_dwxcorr"].backbone_width_mult, 1.4)
