@@ -93,7 +93,7 @@ def _render_background(rng: np.random.Generator, height: int, width: int) -> np.
     base_hue = rng.random()
     palette = np.stack([_random_color(rng, base_hue + rng.normal(0, 0.08), (0.1, 0.45), (0.35, 0.8))
                         for _ in range(3)])
-    weights = _smooth_noise(rng, height, width, 6, 3)
+    weights = _smooth_noise(rng, height, width, 6, 3) + 0.05  # > 0: bicubic upsampling can clip all to 0
     weights = weights / weights.sum(axis=2, keepdims=True)
     image = weights @ palette
     image *= 0.75 + 0.5 * _smooth_noise(rng, height, width, 40)
