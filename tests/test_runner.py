@@ -1,0 +1,270 @@
+"""The evaluation runner: got10k's result layouts, resume, atomic writes, VOT's supervised protocol."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracking.benchmarks import open_benchmark
+from tracking.boxes import polygon_to_xywh
+from tracking.errors import DataError
+from tracking.evaluation import runner as runner_module
+from tracking.evaluation.runner import (
+    atomic_write_text,
+    run_ope,
+    run_vot_supervised,
+    track_supervised,
+)
+from tracking.synthetic.video import generate_video
+from tracking.synthetic.writers import write_got10k, write_otb, write_vot
+from tracking.trackers.baselines import FirstBoxTracker
+
+SIZE = (64, 80)
+
+
+def _videos(count=3, frames=8, seed=0):
+    return [generate_video(seed + i, num_frames=frames, size=SIZE, name=f"Seq{i}", difficulty="easy")
+            for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def otb_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("otb")
+    write_otb(_videos(count=3, frames=6), root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def vot_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vot")
+    write_vot([generate_video(7, num_frames=16, size=SIZE, name="vidA", difficulty="easy")], root)
+    return root
+
+
+class CountingTracker(FirstBoxTracker):
+    """FirstBox that counts its calls and can fail on a chosen update of a chosen sequence."""
+
+    def __init__(self, fail_on_update=None):
+        super().__init__()
+        self.inits, self.updates = 0, 0
+        self.fail_on_update = fail_on_update
+
+    def init(self, image, box):
+        self.inits += 1
+        super().init(image, box)
+
+    def update(self, image):
+        self.updates += 1
+        if self.fail_on_update is not None and self.updates == self.fail_on_update:
+            raise RuntimeError("simulated crash while tracking")
+        return super().update(image)
+
+
+def _tmp_files(folder: Path):
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_run_ope_writes_got10k_otb_layout(otb_root, tmp_path):
+    benchmark = open_benchmark("otb", otb_root)
+    summary = run_ope(FirstBoxTracker(), benchmark, tmp_path / "results", "FirstBox", "OTB", progress=False)
+    result_dir = tmp_path / "results" / "OTB" / "FirstBox"
+    assert summary.result_dir == result_dir
+    assert summary.tracked == ["Seq0", "Seq1", "Seq2"] and summary.skipped == []
+    for name in summary.tracked:
+        sequence = benchmark[name]
+        lines = (result_dir / f"{name}.txt").read_text().splitlines()
+        assert len(lines) == len(sequence)
+        # 4 decimals, comma separated, the first box repeated (FirstBox)
+        expected = ",".join(f"{v:.4f}" for v in sequence.ground_truth[0])
+        assert lines == [expected] * len(sequence)
+        times = np.loadtxt(result_dir / "times" / f"{name}_time.txt")
+        assert times.shape == (len(sequence),) and np.all(times >= 0)
+    assert summary.frames == sum(len(benchmark[n]) for n in summary.tracked)
+    assert _tmp_files(tmp_path) == []
+
+
+def test_run_ope_resumes_and_skips_existing_results(otb_root, tmp_path):
+    benchmark = open_benchmark("otb", otb_root)
+    results = tmp_path / "results"
+    run_ope(FirstBoxTracker(), benchmark, results, "T", "OTB", progress=False)
+    result_dir = results / "OTB" / "T"
+    (result_dir / "Seq0.txt").write_text("kept\n")
+    (result_dir / "Seq2.txt").unlink()
+
+    tracker = CountingTracker()
+    summary = run_ope(tracker, benchmark, results, "T", "OTB", progress=False)
+    assert summary.skipped == ["Seq0", "Seq1"] and summary.tracked == ["Seq2"]
+    assert tracker.inits == 1 and tracker.updates == len(benchmark["Seq2"]) - 1
+    assert (result_dir / "Seq0.txt").read_text() == "kept\n"
+    assert len((result_dir / "Seq2.txt").read_text().splitlines()) == len(benchmark["Seq2"])
+
+
+def test_run_ope_max_sequences(otb_root, tmp_path):
+    summary = run_ope(FirstBoxTracker(), open_benchmark("otb", otb_root), tmp_path, "T", "OTB", progress=False,
+                      max_sequences=2)
+    assert summary.tracked == ["Seq0", "Seq1"]
+    assert sorted(p.name for p in (tmp_path / "OTB" / "T").glob("*.txt")) == ["Seq0.txt", "Seq1.txt"]
+
+
+def test_crash_while_tracking_leaves_no_result_for_that_sequence(otb_root, tmp_path):
+    benchmark = open_benchmark("otb", otb_root)
+    frames_seq0 = len(benchmark["Seq0"])
+    # crash on the third update of the second sequence
+    tracker = CountingTracker(fail_on_update=frames_seq0 - 1 + 3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_ope(tracker, benchmark, tmp_path, "T", "OTB", progress=False)
+    result_dir = tmp_path / "OTB" / "T"
+    assert (result_dir / "Seq0.txt").exists()
+    assert not (result_dir / "Seq1.txt").exists()
+    assert not (result_dir / "times" / "Seq1_time.txt").exists()
+    assert _tmp_files(tmp_path) == []
+    # the next run tracks only what is missing
+    summary = run_ope(CountingTracker(), benchmark, tmp_path, "T", "OTB", progress=False)
+    assert summary.skipped == ["Seq0"] and summary.tracked == ["Seq1", "Seq2"]
+
+
+def test_interrupt_during_the_write_leaves_no_partial_file(otb_root, tmp_path, monkeypatch):
+    benchmark = open_benchmark("otb", otb_root)
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync_interrupted(descriptor):
+        # 1st fsync: Seq0's time file; 2nd: Seq0's record -> interrupted after its bytes were written
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_fsync(descriptor)
+
+    monkeypatch.setattr(runner_module.os, "fsync", fsync_interrupted)
+    monkeypatch.setattr(runner_module, "_fsync_directory", lambda directory: None)
+    with pytest.raises(KeyboardInterrupt):
+        run_ope(FirstBoxTracker(), benchmark, tmp_path, "T", "OTB", progress=False)
+    result_dir = tmp_path / "OTB" / "T"
+    assert not (result_dir / "Seq0.txt").exists()
+    assert _tmp_files(tmp_path) == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    path = tmp_path / "a" / "file.txt"
+    atomic_write_text(path, "one\n")
+    atomic_write_text(path, "two\n")
+    assert path.read_text() == "two\n"
+    assert [p.name for p in path.parent.iterdir()] == ["file.txt"]
+
+
+def test_invalid_first_box_names_the_annotation_file(tmp_path):
+    """Readers that allow NaN rows (UAV123, LaSOT) can hand over a sequence whose first box is unusable."""
+    from tracking.benchmarks.base import Benchmark, Sequence
+
+    annotation = tmp_path / "anno" / "seqX.txt"
+
+    class NaNStart(Benchmark):
+        def __init__(self, root):
+            super().__init__(root)
+            self.sequence_names = ["seqX"]
+
+        def load_sequence(self, name):
+            gt = np.array([[np.nan] * 4, [1.0, 2.0, 3.0, 4.0]])
+            return Sequence(name, [tmp_path / "1.jpg", tmp_path / "2.jpg"], gt, meta={"annotation_file": annotation})
+
+    with pytest.raises(DataError, match=r"seqX\.txt, line 1: first ground-truth box"):
+        run_ope(FirstBoxTracker(), NaNStart(tmp_path), tmp_path / "results", "T", "UAV123", progress=False)
+    assert not (tmp_path / "results" / "UAV123" / "T" / "seqX.txt").exists()
+
+
+def test_run_ope_got10k_layout(tmp_path):
+    root = tmp_path / "got10k"
+    names = write_got10k(_videos(count=2, frames=5), root, subset="val")
+    benchmark = open_benchmark("got10k", root, subset="val")
+    summary = run_ope(FirstBoxTracker(), benchmark, tmp_path / "results", "T", "GOT-10k", progress=False)
+    assert summary.tracked == names
+    for name in names:
+        folder = tmp_path / "results" / "GOT-10k" / "T" / name
+        assert sorted(p.name for p in folder.iterdir()) == [f"{name}_001.txt", f"{name}_time.txt"]
+        boxes = np.loadtxt(folder / f"{name}_001.txt", delimiter=",")
+        np.testing.assert_allclose(boxes, np.repeat(benchmark[name].ground_truth[:1], 5, axis=0), atol=5e-5)
+        assert np.loadtxt(folder / f"{name}_time.txt", delimiter=",").shape == (5,)
+
+
+# --- VOT supervised ---------------------------------------------------------------------------------------------
+
+class ScriptedTracker:
+    """Returns the ground-truth box, except far outside the image on the chosen frames (-> failures).
+
+    It finds the frame it is on from the image itself (frames are distinct), so re-initialisation does not
+    confuse it.
+    """
+
+    name = "Scripted"
+
+    def __init__(self, frames, ground_truth, fail_frames):
+        self.keys = [frame.tobytes() for frame in frames]
+        self.boxes = polygon_to_xywh(ground_truth)
+        self.fail_frames = set(fail_frames)
+        self.inits = []
+
+    def init(self, image, box):
+        self.inits.append(self.keys.index(np.asarray(image).tobytes()))
+
+    def update(self, image):
+        index = self.keys.index(np.asarray(image).tobytes())
+        return np.array([-500.0, -500.0, 10.0, 10.0]) if index in self.fail_frames else self.boxes[index]
+
+
+def _scripted(sequence, fail_frames):
+    frames = [sequence.image(i) for i in range(len(sequence))]
+    return ScriptedTracker(frames, sequence.ground_truth, fail_frames)
+
+
+def test_track_supervised_failure_skip_and_reinit(vot_root):
+    sequence = open_benchmark("vot", vot_root)["vidA"]
+    tracker = _scripted(sequence, fail_frames={3, 14})
+    record, times = track_supervised(tracker, sequence)
+    codes = [int(r[0]) if len(r) == 1 else -1 for r in record]
+    # init at 0, failure at 3, frames 4..7 skipped, re-init at 8 (= 3 + 5), failure at 14, skip 15
+    assert codes == [1, -1, -1, 2, 0, 0, 0, 0, 1, -1, -1, -1, -1, -1, 2, 0]
+    assert tracker.inits == [0, 8]
+    assert np.isnan(times[[4, 5, 6, 7, 15]]).all() and np.isfinite(times[[0, 1, 3, 8, 14]]).all()
+    np.testing.assert_allclose(record[1], polygon_to_xywh(sequence.ground_truth[1]))
+
+
+def test_run_vot_supervised_matches_got10k_records(vot_root, tmp_path):
+    from tracking.got10k_compat import experiment_vot
+    from tracking.tracker import as_got10k_tracker
+
+    sequence = open_benchmark("vot", vot_root)["vidA"]
+    ours = run_vot_supervised(_scripted(sequence, {2, 11}), open_benchmark("vot", vot_root), tmp_path / "ours",
+                              "Scripted", "VOT2018", progress=False)
+    experiment = experiment_vot(vot_root, version=2018, result_dir=tmp_path / "got10k")
+    experiment.run_supervised(as_got10k_tracker(_scripted(sequence, {2, 11})))
+
+    relative = Path("VOT2018/Scripted/baseline/vidA")
+    assert ours.result_dir == tmp_path / "ours" / "VOT2018" / "Scripted" / "baseline"
+    ours_text = (tmp_path / "ours" / relative / "vidA_001.txt").read_text()
+    assert ours_text == (tmp_path / "got10k" / relative / "vidA_001.txt").read_text()
+    assert ours_text.splitlines()[2] == "2" and ours_text.splitlines()[7] == "1"
+    our_times = (tmp_path / "ours" / relative / "vidA_time.txt").read_text().splitlines()
+    their_times = (tmp_path / "got10k" / relative / "vidA_time.txt").read_text().splitlines()
+    assert [t == "NaN" for t in our_times] == [t == "NaN" for t in their_times]
+
+
+def test_run_vot_supervised_repetitions_resume(vot_root, tmp_path):
+    benchmark = open_benchmark("vot", vot_root)
+    sequence = benchmark["vidA"]
+    folder = tmp_path / "VOT" / "T" / "baseline" / "vidA"
+    run_vot_supervised(_scripted(sequence, {5}), benchmark, tmp_path, "T", "VOT", repetitions=1, progress=False)
+    first = (folder / "vidA_001.txt").read_text()
+    tracker = _scripted(sequence, {5})
+    summary = run_vot_supervised(tracker, benchmark, tmp_path, "T", "VOT", repetitions=2, progress=False)
+    assert summary.tracked == ["vidA"] and tracker.inits == [0, 10]  # only repetition 2 ran
+    assert (folder / "vidA_001.txt").read_text() == first == (folder / "vidA_002.txt").read_text()
+    rows = [line.split(",") for line in (folder / "vidA_time.txt").read_text().splitlines()]
+    assert len(rows) == len(sequence) and all(len(row) == 2 for row in rows)
+    # a repetition re-run (e.g. after a kill between time file and record) replaces its column
+    (folder / "vidA_002.txt").unlink()
+    run_vot_supervised(_scripted(sequence, {5}), benchmark, tmp_path, "T", "VOT", repetitions=2, progress=False)
+    rows = [line.split(",") for line in (folder / "vidA_time.txt").read_text().splitlines()]
+    assert all(len(row) == 2 for row in rows)
+    again = run_vot_supervised(_scripted(sequence, {5}), benchmark, tmp_path, "T", "VOT", repetitions=2,
+                               progress=False)
+    assert again.skipped == ["vidA"] and again.tracked == []

@@ -1,0 +1,288 @@
+"""Run a tracker over a benchmark and write got10k's result layout, resumably and atomically.
+
+Layouts (``<results_root>/<bench_name>/<tracker_name>/...``), as got10k's experiments write them:
+
+- OTB, LaSOT, UAV123 (one-pass evaluation): ``<Seq>.txt`` (one ``x,y,w,h`` per frame, 4 decimals, commas) and
+  ``times/<Seq>_time.txt`` (seconds per frame).
+- GOT-10k: ``<seq>/<seq>_001.txt`` and ``<seq>/<seq>_time.txt`` (one column per repetition).
+- VOT supervised ("baseline"): ``baseline/<seq>/<seq>_001.txt`` with ``1`` (initialised), ``2`` (failure),
+  ``0`` (skipped) or a box per frame, and ``<seq>_time.txt`` (one column per repetition, ``NaN`` on skipped frames).
+
+Resume: a sequence (or repetition) whose result file exists is skipped. Every file is written to a temporary file in
+its directory, flushed to disk and renamed over the target (``os.replace`` is atomic), and the result file is
+written last, so a run killed at any point leaves either a complete result or none: never a partial file.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from tracking.benchmarks.base import Benchmark, Sequence
+from tracking.boxes import is_valid_xywh, polygon_to_xywh
+from tracking.errors import DataError
+from tracking.tracker import Tracker, track_frames
+
+OPE_LAYOUT, GOT10K_LAYOUT = "otb", "got10k"
+VOT_EXPERIMENT = "baseline"
+
+
+@dataclass
+class RunSummary:
+    """What a run did: the result directory, the sequences tracked and those skipped because results existed."""
+
+    result_dir: Path
+    tracked: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+# --- files -------------------------------------------------------------------------------------------------------
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` so that ``path`` holds either its old content or all of ``text``, never part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # makes the rename itself durable; not possible on every platform/file system
+    with contextlib.suppress(OSError, AttributeError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def format_boxes(boxes: np.ndarray) -> str:
+    """One ``x,y,w,h`` line per frame, 4 decimals (as got10k's VOT records; its OTB records use 3)."""
+    return "".join(",".join(f"{value:.4f}" for value in row) + "\n" for row in np.asarray(boxes, dtype=np.float64))
+
+
+def format_times(times: np.ndarray) -> str:
+    return "".join(f"{value:.8f}\n" for value in np.asarray(times, dtype=np.float64))
+
+
+def infer_layout(benchmark: Benchmark, bench_name: str) -> str:
+    """GOT-10k's per-sequence folders for GOT-10k, the flat OTB layout for everything else."""
+    class_name = type(benchmark).__name__.lower().replace("-", "")
+    name = bench_name.lower().replace("-", "")
+    return GOT10K_LAYOUT if class_name.startswith("got10k") or name.startswith("got10k") else OPE_LAYOUT
+
+
+def ope_result_files(result_dir, sequence_name: str, layout: str = OPE_LAYOUT, repetition: int = 1):
+    """(record file, time file) of one sequence in the given layout."""
+    result_dir = Path(result_dir)
+    if layout == OPE_LAYOUT:
+        return result_dir / f"{sequence_name}.txt", result_dir / "times" / f"{sequence_name}_time.txt"
+    if layout == GOT10K_LAYOUT:
+        folder = result_dir / sequence_name
+        return folder / f"{sequence_name}_{repetition:03d}.txt", folder / f"{sequence_name}_time.txt"
+    raise ValueError(f"unknown result layout {layout!r}; expected {OPE_LAYOUT!r} or {GOT10K_LAYOUT!r}")
+
+
+def vot_result_files(result_dir, sequence_name: str, repetition: int = 1):
+    folder = Path(result_dir) / sequence_name
+    return folder / f"{sequence_name}_{repetition:03d}.txt", folder / f"{sequence_name}_time.txt"
+
+
+def _merge_time_column(time_file: Path, column: list[str], repetition: int) -> str:
+    """The time file with ``column`` as repetition ``repetition`` (1-based), other repetitions' columns kept.
+
+    Rewriting repetition ``r`` replaces its column instead of appending one, so re-running a repetition after a
+    kill between the time file and the record does not duplicate it.
+    """
+    rows = [[] for _ in column]
+    if repetition > 1 and time_file.exists():
+        existing = time_file.read_text().strip().splitlines()
+        for index in range(len(rows)):
+            values = existing[index].split(",") if index < len(existing) else []
+            rows[index] = (values + ["NaN"] * repetition)[:repetition - 1]
+    elif repetition > 1:
+        rows = [["NaN"] * (repetition - 1) for _ in column]
+    return "\n".join(",".join(row + [value]) for row, value in zip(rows, column))
+
+
+# --- one-pass evaluation ------------------------------------------------------------------------------------------
+
+def _selected_names(benchmark: Benchmark, max_sequences: int | None) -> list[str]:
+    names = list(benchmark.sequence_names)
+    return names if max_sequences is None else names[:max(0, int(max_sequences))]
+
+
+def _sequence_path(benchmark: Benchmark, sequence: Sequence) -> Path:
+    for key in ("annotation_file", "ground_truth_path", "path"):
+        if key in sequence.meta:
+            return Path(sequence.meta[key])
+    return benchmark.root / sequence.name
+
+
+def _checked_init_box(benchmark: Benchmark, sequence: Sequence) -> np.ndarray:
+    if len(sequence) == 0:
+        raise DataError(_sequence_path(benchmark, sequence), "sequence has no frames")
+    box = sequence.init_box
+    if not is_valid_xywh(box):
+        raise DataError(_sequence_path(benchmark, sequence),
+                        f"first ground-truth box {np.asarray(box).tolist()} is not a valid x, y, w, h", line=1)
+    return box
+
+
+def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
+            progress: bool = True, max_sequences: int | None = None, layout: str | None = None) -> RunSummary:
+    """Track every sequence from its first ground-truth box; write got10k's OTB (or GOT-10k) result layout.
+
+    ``layout`` is ``"otb"`` (also LaSOT and UAV123) or ``"got10k"``; by default GOT-10k benchmarks get the latter.
+    Sequences whose result file exists are skipped; ``max_sequences`` limits the run to the first N sequences.
+    """
+    layout = layout or infer_layout(benchmark, bench_name)
+    result_dir = Path(results_root) / bench_name / tracker_name
+    summary = RunSummary(result_dir=result_dir)
+    names = _selected_names(benchmark, max_sequences)
+    bar = tqdm(names, desc=f"{tracker_name} on {bench_name}", unit="seq", disable=not progress, dynamic_ncols=True)
+    for name in bar:
+        record_file, time_file = ope_result_files(result_dir, name, layout)
+        if record_file.exists():
+            summary.skipped.append(name)
+            continue
+        bar.set_postfix_str(name)
+        sequence = benchmark[name]
+        init_box = _checked_init_box(benchmark, sequence)
+        frames = tqdm(sequence.images(), total=len(sequence), desc=name, unit="frame", leave=False,
+                      disable=not progress, dynamic_ncols=True)
+        boxes, times = track_frames(tracker, frames, init_box)
+        if len(boxes) != len(sequence):
+            raise RuntimeError(f"{name}: tracked {len(boxes)} frames of {len(sequence)}")
+        if layout == GOT10K_LAYOUT:
+            time_text = _merge_time_column(time_file, [f"{t:.8f}" for t in times], repetition=1) + "\n"
+        else:
+            time_text = format_times(times)
+        atomic_write_text(time_file, time_text)
+        atomic_write_text(record_file, format_boxes(boxes))  # last: its existence marks the sequence done
+        summary.tracked.append(name)
+        summary.frames += len(boxes)
+        summary.seconds += float(times.sum())
+    return summary
+
+
+# --- VOT supervised experiment ------------------------------------------------------------------------------------
+
+def _region_to_box(region: np.ndarray) -> np.ndarray:
+    region = np.asarray(region, dtype=np.float64)
+    return polygon_to_xywh(region) if region.shape[-1] == 8 else region
+
+
+def _polygon_iou(ground_truth: np.ndarray, box: np.ndarray, bound) -> float:
+    from tracking.metrics.vot import poly_iou
+
+    return float(poly_iou([ground_truth], [box], bound=bound)[0])
+
+
+def track_supervised(tracker: Tracker, sequence: Sequence, skip_after_failure: int | None = None,
+                     progress: bool = False) -> tuple[list, np.ndarray]:
+    """One run of VOT's supervised experiment, as got10k's ``ExperimentVOT.run_supervised``.
+
+    Frame 0: init with the ground truth's box, record ``[1]``. Then each frame: ``update``; an IoU with the ground
+    truth (polygons clipped to the image) of 0 is a failure, recorded ``[2]``; the next ``skip_after_failure - 1``
+    frames are recorded ``[0]`` (not read, time NaN) and frame ``failure + skip_after_failure`` re-initialises from
+    its ground truth, recorded ``[1]``. (A re-init frame without a valid ground-truth box moves to the next valid
+    one; got10k would crash there.) Returns the per-frame record and seconds per frame.
+    """
+    from tracking.metrics.vot import SKIP_AFTER_FAILURE
+
+    skip = SKIP_AFTER_FAILURE if skip_after_failure is None else int(skip_after_failure)
+    ground_truth = np.asarray(sequence.ground_truth, dtype=np.float64)
+    record: list[np.ndarray] = []
+    times = np.full(len(sequence), np.nan)
+    next_start = 0
+    indices = tqdm(range(len(sequence)), desc=sequence.name, unit="frame", leave=False, disable=not progress,
+                   dynamic_ncols=True)
+    for index in indices:
+        if index < next_start:
+            record.append(np.array([0.0]))
+            continue
+        init_box = _region_to_box(ground_truth[index]) if index < len(ground_truth) else np.full(4, np.nan)
+        if index == next_start and not is_valid_xywh(init_box):
+            next_start += 1  # nothing to initialise from on this frame
+            record.append(np.array([0.0]))
+            continue
+        image = sequence.image(index)
+        start = time.perf_counter()
+        if index == next_start:
+            tracker.init(image, init_box)
+            times[index] = time.perf_counter() - start
+            record.append(np.array([1.0]))
+            continue
+        box = np.asarray(tracker.update(image), dtype=np.float64).reshape(4)
+        times[index] = time.perf_counter() - start
+        height, width = image.shape[:2]
+        if _polygon_iou(ground_truth[index], box, bound=(width, height)) <= 0.0:
+            record.append(np.array([2.0]))
+            next_start = index + skip
+        else:
+            record.append(box)
+    return record, times
+
+
+def format_vot_record(record) -> str:
+    """got10k's VOT record text: codes as integers, boxes with 4 decimals, lines joined by newlines."""
+    lines = []
+    for entry in record:
+        entry = np.asarray(entry, dtype=np.float64).reshape(-1)
+        lines.append(f"{int(entry[0])}" if len(entry) == 1 else ",".join(f"{v:.4f}" for v in entry))
+    return "\n".join(lines)
+
+
+def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
+                       repetitions: int = 1, progress: bool = True, max_sequences: int | None = None) -> RunSummary:
+    """VOT's supervised (baseline) experiment over a benchmark, ``repetitions`` runs per sequence.
+
+    Writes ``<results_root>/<bench_name>/<tracker_name>/baseline/<seq>/<seq>_00r.txt`` and ``<seq>_time.txt``.
+    """
+    if repetitions < 1:
+        raise ValueError(f"repetitions must be >= 1, got {repetitions}")
+    result_dir = Path(results_root) / bench_name / tracker_name / VOT_EXPERIMENT
+    summary = RunSummary(result_dir=result_dir)
+    names = _selected_names(benchmark, max_sequences)
+    bar = tqdm(names, desc=f"{tracker_name} on {bench_name} (supervised)", unit="seq", disable=not progress,
+               dynamic_ncols=True)
+    for name in bar:
+        bar.set_postfix_str(name)
+        sequence = None
+        for repetition in range(1, repetitions + 1):
+            record_file, time_file = vot_result_files(result_dir, name, repetition)
+            if record_file.exists():
+                continue
+            sequence = sequence or benchmark[name]
+            _checked_init_box(benchmark, sequence)
+            record, times = track_supervised(tracker, sequence, progress=progress)
+            column = [f"{t:.4f}".replace("nan", "NaN") for t in times]
+            atomic_write_text(time_file, _merge_time_column(time_file, column, repetition))
+            atomic_write_text(record_file, format_vot_record(record))
+            summary.frames += int(np.isfinite(times).sum())
+            summary.seconds += float(np.nansum(times))
+        (summary.tracked if sequence is not None else summary.skipped).append(name)
+    return summary
