@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tracking.benchmarks.base import Benchmark, Sequence
 from tracking.benchmarks.files import (check_boxes, check_frame_count, frame_number, list_images, read_box_file,
                                        read_label_file)

@@ -1,4 +1,7 @@
-"""Write a synthetic benchmark: ``python -m tracking.synthetic --format otb --out DIR --count N --frames F --seed S``."""
+"""Write a synthetic benchmark in a real benchmark layout.
+
+    python -m tracking.synthetic --format otb --out DIR --count N --frames F --seed S
+"""
 from __future__ import annotations
 
 import argparse

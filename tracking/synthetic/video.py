@@ -256,6 +256,27 @@ def _stripe_pattern(rng: np.random.Generator) -> dict:
             "hue_offset": float(rng.uniform(0.35, 0.65))}
 
 
+@dataclass
+class _Scene:
+    """Everything planned for a video: per-frame target geometry, events and pre-rendered textures."""
+
+    height: int
+    width: int
+    base_w: float
+    base_h: float
+    scale: np.ndarray          # (N,) target scale
+    angle: np.ndarray          # (N,) in-plane rotation, degrees
+    centers: np.ndarray        # (N, 2) target centre
+    occluder: dict | None      # texture, per-frame offset from the target centre, active frames, size
+    gain: np.ndarray           # (N,) illumination gain
+    shading: np.ndarray        # H x W map modulating the illumination change
+    background: np.ndarray     # padded background, cropped per frame by the camera
+    pad: tuple[int, int]
+    camera: np.ndarray         # (N, 2) integer camera offset
+    target_texture: np.ndarray
+    distractors: list
+
+
 def generate_video(seed: int, num_frames: int = 60, size=(240, 320), name: str | None = None,
                    difficulty: str = "normal") -> SyntheticVideo:
     """Render one synthetic tracking video; the same arguments give identical frames and annotations."""
@@ -375,64 +396,88 @@ def generate_video(seed: int, num_frames: int = 60, size=(240, 320), name: str |
                                 np.array([0.0, 0.0]), np.array([float(width), float(height)]))
         distractors.append((d_texture, d_centers, d_w, d_h, rng.uniform(-20, 20)))
 
-    # --- render -----------------------------------------------------------------------------------------------
-    speeds = np.linalg.norm(np.diff(centers, axis=0, prepend=centers[:1]), axis=1)
-    blur_threshold = 0.035 * short
+    scene = _Scene(height=height, width=width, base_w=base_w, base_h=base_h, scale=scale, angle=angle,
+                   centers=centers, occluder=occluder, gain=gain, shading=shading, background=background,
+                   pad=(pad_y, pad_x), camera=camera, target_texture=target_texture, distractors=distractors)
+    frames, measured = _render(scene)
+    tags, attributes = _tags_and_attributes(scene, measured)
+    return SyntheticVideo(frames=frames, boxes=measured["boxes"], polygons=measured["polygons"],
+                          visible_ratio=measured["visible_ratio"], tags=tags, attributes=attributes,
+                          name=name if name is not None else f"synthetic{seed}",
+                          meta={"seed": seed, "difficulty": difficulty, "size": (height, width)})
+
+
+def _motion_blur(canvas: np.ndarray, displacement: np.ndarray, speed: float) -> np.ndarray:
+    """Linear motion blur along the target's displacement (the camera follows fast motion badly)."""
+    length = int(min(15, speed * 0.5)) | 1
+    half = length // 2
+    direction = displacement / speed
+    kernel = np.zeros((length, length), np.float32)
+    cv2.line(kernel, (int(round(half - direction[0] * half)), int(round(half - direction[1] * half))),
+             (int(round(half + direction[0] * half)), int(round(half + direction[1] * half))), 1.0)
+    return cv2.filter2D(canvas, -1, kernel / kernel.sum())
+
+
+def _render(scene: _Scene) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Draw every frame; measure the target's box, polygon and visible / in-frame ratios while drawing."""
+    n, height, width = len(scene.centers), scene.height, scene.width
+    pad_y, pad_x = scene.pad
+    short = min(height, width)
+    speeds = np.linalg.norm(np.diff(scene.centers, axis=0, prepend=scene.centers[:1]), axis=1)
     frames: list[np.ndarray] = []
-    boxes = np.full((n, 4), np.nan)
-    polygons = np.full((n, 8), np.nan)
-    visible_ratio = np.zeros(n)
-    in_frame_ratio = np.zeros(n)
-    occluded = np.zeros(n, dtype=bool)
-    blurred = np.zeros(n, dtype=bool)
+    measured = {"boxes": np.full((n, 4), np.nan), "polygons": np.full((n, 8), np.nan),
+                "visible_ratio": np.zeros(n), "in_frame_ratio": np.zeros(n), "occluded": np.zeros(n, dtype=bool),
+                "blurred": np.zeros(n, dtype=bool), "speeds": speeds}
+    occluder = scene.occluder
     for i in range(n):
-        cam_x, cam_y = camera[i]
-        canvas = background[pad_y + cam_y:pad_y + cam_y + height, pad_x + cam_x:pad_x + cam_x + width].copy()
-        for d_texture, d_centers, d_w, d_h, d_angle in distractors:
+        cam_x, cam_y = scene.camera[i]
+        canvas = scene.background[pad_y + cam_y:pad_y + cam_y + height, pad_x + cam_x:pad_x + cam_x + width].copy()
+        for d_texture, d_centers, d_w, d_h, d_angle in scene.distractors:
             _paste(canvas, d_texture, d_centers[i], d_w, d_h, d_angle)
-        target_w, target_h = base_w * scale[i], base_h * scale[i]
+        target_w, target_h = scene.base_w * scene.scale[i], scene.base_h * scene.scale[i]
         occluder_rect = None
         if occluder is not None and occluder["active"][i]:
-            occ_center = centers[i] + occluder["offset"][i]
+            occ_center = scene.centers[i] + occluder["offset"][i]
             ox0 = int(round(occ_center[0] - occluder["width"] / 2))
             oy0 = int(round(occ_center[1] - occluder["height"] / 2))
             occluder_rect = (ox0, oy0, ox0 + occluder["width"], oy0 + occluder["height"])
-        total, coverage, uncovered = _paste(canvas, target_texture, centers[i], target_w, target_h, angle[i],
-                                     occluder_rect)
+        total, in_frame, uncovered = _paste(canvas, scene.target_texture, scene.centers[i], target_w, target_h,
+                                            scene.angle[i], occluder_rect)
         if occluder_rect is not None:
             ox0, oy0, ox1, oy1 = occluder_rect
             sx0, sy0, sx1, sy1 = max(ox0, 0), max(oy0, 0), min(ox1, width), min(oy1, height)
             if sx1 > sx0 and sy1 > sy0:
                 canvas[sy0:sy1, sx0:sx1] = occluder["texture"][sy0 - oy0:sy1 - oy0, sx0 - ox0:sx1 - ox0]
-            occluded[i] = coverage - uncovered >= 1.0
-        if gain[i] != 1.0:  # a light change, stronger where the (fixed) shading map is bright
-            canvas *= (1.0 + (gain[i] - 1.0) * shading)[..., None]
-        if speeds[i] > blur_threshold:
-            # Linear motion blur along the target's displacement (the camera follows fast motion badly).
-            length = int(min(15, speeds[i] * 0.5)) | 1
-            half = length // 2
-            direction = (centers[i] - centers[i - 1]) / speeds[i]
-            kernel = np.zeros((length, length), np.float32)
-            cv2.line(kernel, (int(round(half - direction[0] * half)), int(round(half - direction[1] * half))),
-                     (int(round(half + direction[0] * half)), int(round(half + direction[1] * half))), 1.0)
-            canvas = cv2.filter2D(canvas, -1, kernel / kernel.sum())
-            blurred[i] = True
+            measured["occluded"][i] = in_frame - uncovered >= 1.0
+        if scene.gain[i] != 1.0:  # a light change, stronger where the (fixed) shading map is bright
+            canvas *= (1.0 + (scene.gain[i] - 1.0) * scene.shading)[..., None]
+        if speeds[i] > 0.035 * short:
+            canvas = _motion_blur(canvas, scene.centers[i] - scene.centers[i - 1], speeds[i])
+            measured["blurred"][i] = True
         frames.append(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
 
-        in_frame_ratio[i] = min(1.0, coverage / total)
-        visible_ratio[i] = min(1.0, uncovered / total) if uncovered >= 0.5 else 0.0
-        if visible_ratio[i] > 0:
-            corners = _corners(centers[i], target_w, target_h, angle[i])
-            polygons[i] = corners.reshape(-1)
+        measured["in_frame_ratio"][i] = min(1.0, in_frame / total)
+        visible = min(1.0, uncovered / total) if uncovered >= 0.5 else 0.0
+        measured["visible_ratio"][i] = visible
+        if visible > 0:
+            corners = _corners(scene.centers[i], target_w, target_h, scene.angle[i])
+            measured["polygons"][i] = corners.reshape(-1)
             x0, y0 = max(0.0, corners[:, 0].min()), max(0.0, corners[:, 1].min())
             x1, y1 = min(float(width), corners[:, 0].max()), min(float(height), corners[:, 1].max())
-            boxes[i] = [x0, y0, x1 - x0, y1 - y0]
-
+            measured["boxes"][i] = [x0, y0, x1 - x0, y1 - y0]
     # Annotations are published with two decimals, so text files round-trip exactly.
-    boxes, polygons = np.round(boxes, 2), np.round(polygons, 2)
+    measured["boxes"] = np.round(measured["boxes"], 2)
+    measured["polygons"] = np.round(measured["polygons"], 2)
+    return frames, measured
 
-    # --- tags and attributes ------------------------------------------------------------------------------
-    out_of_view = in_frame_ratio * base_w * base_h < 0.5  # not half a pixel of the target in the frame
+
+def _tags_and_attributes(scene: _Scene, measured: dict) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Per-frame tags (VOT / LaSOT / GOT-10k kinds) and OTB sequence attributes from what was rendered."""
+    short = min(scene.height, scene.width)
+    centers, scale, gain = scene.centers, scene.scale, scene.gain
+    visible_ratio, in_frame_ratio = measured["visible_ratio"], measured["in_frame_ratio"]
+    occluded, blurred, speeds = measured["occluded"], measured["blurred"], measured["speeds"]
+    out_of_view = in_frame_ratio * scene.base_w * scene.base_h < 0.5  # not half a pixel of the target in frame
     acceleration = np.linalg.norm(np.diff(np.diff(centers, axis=0, prepend=centers[:1]), axis=0,
                                           prepend=np.zeros((1, 2))), axis=1)
     log_scale = np.log(scale)
@@ -442,34 +487,23 @@ def generate_video(seed: int, num_frames: int = 60, size=(240, 320), name: str |
         "illum_change": np.abs(np.diff(gain, prepend=gain[0])) > 0.01,
         "motion_change": acceleration > 0.025 * short,
         "size_change": np.abs(np.diff(log_scale, prepend=log_scale[0])) > 0.015,
-        "camera_motion": np.any(np.diff(camera, axis=0, prepend=camera[:1]) != 0, axis=1),
+        "camera_motion": np.any(np.diff(scene.camera, axis=0, prepend=scene.camera[:1]) != 0, axis=1),
         "full_occlusion": occluded & (visible_ratio == 0) & ~out_of_view,
         "cut_by_image": (in_frame_ratio < 1.0 - 1e-6) & ~out_of_view,
         "motion_blur": blurred,
         "absent": visible_ratio == 0,
     }
-    max_speed = float(speeds.max()) if n > 1 else 0.0
-    attributes = []
-    if np.any(gain != 1.0):
-        attributes.append("IV")
-    if scale.max() / scale.min() > 1.5:
-        attributes.append("SV")
-    if tags["occlusion"].any():
-        attributes.append("OCC")
-    if blurred.any():
-        attributes.append("MB")
-    if max_speed > 20.0 * short / 240.0:  # OTB: motion over 20 pixels per frame (scaled to the frame size)
-        attributes.append("FM")
-    if np.abs(angle).max() > 5.0:
-        attributes.append("IPR")
-    if (tags["out_of_view"] | tags["cut_by_image"]).any():
-        attributes.append("OV")
-    if distractors:
-        attributes.append("BC")
-
-    return SyntheticVideo(frames=frames, boxes=boxes, polygons=polygons, visible_ratio=visible_ratio, tags=tags,
-                          attributes=attributes, name=name if name is not None else f"synthetic{seed}",
-                          meta={"seed": seed, "difficulty": difficulty, "size": (height, width)})
+    checks = [
+        ("IV", np.any(gain != 1.0)),
+        ("SV", scale.max() / scale.min() > 1.5),
+        ("OCC", occluded.any()),
+        ("MB", blurred.any()),
+        ("FM", speeds.max() > 20.0 * short / 240.0),  # OTB: over 20 pixels per frame (scaled to the frame size)
+        ("IPR", np.abs(scene.angle).max() > 5.0),
+        ("OV", (out_of_view | tags["cut_by_image"]).any()),
+        ("BC", bool(scene.distractors)),
+    ]
+    return tags, [abbreviation for abbreviation, present in checks if present]
 
 
 def derived_seeds(seed: int, count: int) -> list[int]:

@@ -130,7 +130,8 @@ def write_vot(videos: Iterable[SyntheticVideo], root) -> list[str]:
 
 
 def got10k_cover_level(visible_ratio) -> np.ndarray:
-    """GOT-10k's ``cover`` level: 0 = fully occluded, 1..7 = visible in (0, 15%], ..., (90%, 100%), 8 = fully visible."""
+    """GOT-10k's ``cover`` level of a visible ratio: 0 = fully occluded, 1..7 = visible in (0, 15%], (15%, 30%],
+    ..., (90%, 100%), 8 = fully visible."""
     ratio = np.asarray(visible_ratio, dtype=np.float64)
     level = np.clip(np.ceil(ratio / 0.15 - 1e-9), 1, 7).astype(int)
     level = np.where(ratio <= 0, 0, level)
