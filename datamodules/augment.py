@@ -1,0 +1,162 @@
+"""Template and search crops with jitter, their exact box bookkeeping, and the image-side augmentations.
+
+Geometry is one affine warp per crop, so the box follows it exactly. Coordinates: a frame box ``x, y, w, h``
+spans ``[x, x + w)`` with pixel ``i`` covering ``[i, i + 1)``; in pixel-index coordinates (pixel ``i`` centered at
+``i``, as ``cv2.warpAffine`` samples) its center is ``x + (w - 1) / 2`` and its extent ``[x - 1/2, x + w - 1/2]``.
+Crop boxes are returned as corners ``x1, y1, x2, y2`` in the crop's pixel-index coordinates, so an unshifted
+target is centered at ``(size - 1) / 2`` (127 in a 255 search crop), the convention of the reference
+implementation's anchor targets.
+
+The crop is the SiamFC/SiamRPN window: side ``s_z`` (``tracking.crops.context_size``) maps onto
+``exemplar_size`` pixels and the search crop covers ``s_z * search_size / exemplar_size``. Jitter as in SiamRPN++
+training: the window is scaled by independent factors ``1 + U(-scale, scale)`` in x and y (so the target appears
+``1 / factor`` as large) and the target is placed at ``U(-shift, shift)`` pixels from the crop center on each
+axis (SiamRPN++'s spatial-aware sampling; the reference code draws the shift before its scale jitter, in
+pre-crop pixels, so there the output offset is ``shift / factor``; here the offset in the crop is exactly
+uniform over ``±shift``). The window is warped with bilinear interpolation and what falls outside the image is
+filled with the image's per-channel mean (as the tracker pads). We warp with an exact affine map rather than the
+tracker's integer-aligned ``crop_and_resize`` because that rounds the window to whole pixels, which would move
+the target by up to half a source pixel without the box knowing.
+
+Image-side augmentations (after the crop; gray and blur commute with it), in the reference's order:
+gray (albumentations ``ToGray``), the reference's PCA color jitter (subtracting ``RGB_VAR @ N(0, 1)``, the fixed
+ImageNet eigenbasis pysot uses; albumentations' ``FancyPCA`` computes a per-image basis instead, so it is not
+used), then the reference's motion blur: an odd kernel size in ``blur_kernel`` (5..45) and a weight ``w ~ U(0, 1)``
+give a centered cross of a vertical line (weight ``w``) and a horizontal line (``1 - w``). That kernel is the sum of
+two box filters, so it runs as two ``cv2.blur`` calls (~0.3 ms on a 255 crop) where a 2-D ``filter2D`` of the same
+kernel, or albumentations' ``MotionBlur`` (a line at a random angle), takes 15-30 ms per crop on a CPU core. The
+kernel is symmetric about its center, so blurring does not move the target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from tracking.crops import context_size
+
+# The reference implementation's color jitter basis (pysot's Augmentation.rgbVar), rows in RGB order.
+RGB_VAR = np.array([[-0.55919361, 0.98062831, -0.41940627],
+                    [1.72091413, 0.19879334, -1.82968581],
+                    [4.64467907, 4.73710203, 4.88324118]], dtype=np.float32)
+
+IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+IMAGE_FORMATS = ("bgr255", "rgb_normalized")
+
+
+@dataclass(frozen=True)
+class CropJitter:
+    """Augmentation of one branch (template or search)."""
+
+    size: int                 # output side in pixels (127 template, 255 search)
+    shift: float = 0.0        # target center offset from the crop center, uniform in +-shift output pixels
+    scale: float = 0.0        # window scale factors 1 + U(-scale, scale), x and y independently
+    blur: float = 0.0         # probability of motion blur
+    flip: float = 0.0         # probability of a horizontal flip
+    color: float = 0.0        # probability of PCA color jitter
+
+
+@dataclass(frozen=True)
+class CropDraw:
+    """The random choices of one crop (drawn first, so that geometry can be tested without images)."""
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    flip: bool
+    blur: bool
+    color: np.ndarray | None  # (3,) RGB offset to subtract, or None
+
+
+def draw_crop(jitter: CropJitter, rng: np.random.Generator) -> CropDraw:
+    """Draw the random parameters of one crop: scale (x, y), offset (x, y), flip, blur, color."""
+    u = rng.uniform(-1.0, 1.0, size=4)
+    flip = bool(jitter.flip and rng.random() < jitter.flip)
+    blur = bool(jitter.blur and rng.random() < jitter.blur)
+    color = (RGB_VAR @ rng.standard_normal(3).astype(np.float32)) if jitter.color and rng.random() < jitter.color \
+        else None
+    return CropDraw(scale_x=1.0 + u[0] * jitter.scale, scale_y=1.0 + u[1] * jitter.scale,
+                    offset_x=u[2] * jitter.shift, offset_y=u[3] * jitter.shift, flip=flip, blur=blur, color=color)
+
+
+def crop_transform(box, size: int, draw: CropDraw, exemplar_size: int = 127,
+                   context_amount: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Affine map (2 x 3, source pixel-index -> crop pixel-index coordinates) and the target's crop corners."""
+    x, y, w, h = (float(v) for v in box)
+    center_x, center_y = x + (w - 1) / 2, y + (h - 1) / 2
+    base = exemplar_size / context_size(w, h, context_amount)
+    ax, ay = base / draw.scale_x, base / draw.scale_y
+    middle = (size - 1) / 2
+    tx = middle + draw.offset_x - ax * center_x
+    ty = middle + draw.offset_y - ay * center_y
+    x1, x2 = middle + draw.offset_x - ax * w / 2, middle + draw.offset_x + ax * w / 2
+    y1, y2 = middle + draw.offset_y - ay * h / 2, middle + draw.offset_y + ay * h / 2
+    if draw.flip:
+        matrix = np.array([[-ax, 0.0, size - 1 - tx], [0.0, ay, ty]])
+        x1, x2 = size - 1 - x2, size - 1 - x1
+    else:
+        matrix = np.array([[ax, 0.0, tx], [0.0, ay, ty]])
+    return matrix, np.array([x1, y1, x2, y2], dtype=np.float64)
+
+
+def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Warp ``image`` by ``matrix`` into a ``size x size`` crop, filling outside the image with its mean."""
+    height, width = image.shape[:2]
+    ax, tx, ay, ty = matrix[0, 0], matrix[0, 2], matrix[1, 1], matrix[1, 2]
+    # source extent sampled by the crop's pixel centers 0 .. size - 1 (plus the bilinear neighbour)
+    xs = sorted(((0 - tx) / ax, (size - 1 - tx) / ax))
+    ys = sorted(((0 - ty) / ay, (size - 1 - ty) / ay))
+    inside = xs[0] >= 0 and ys[0] >= 0 and xs[1] <= width - 1 and ys[1] <= height - 1
+    fill = (0.0, 0.0, 0.0) if inside else cv2.mean(image)[:3]
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=fill)
+
+
+def reference_motion_blur(image: np.ndarray, size: int, vertical_weight: float) -> np.ndarray:
+    """The reference's blur kernel (centered vertical line of weight ``w`` + horizontal line of ``1 - w``, each
+    ``size`` long, normalized), computed as two box filters."""
+    horizontal = cv2.blur(image, (size, 1))
+    vertical = cv2.blur(image, (1, size))
+    return cv2.addWeighted(vertical, vertical_weight, horizontal, 1.0 - vertical_weight, 0.0)
+
+
+class ImageAugmenter:
+    """Gray, PCA color jitter and motion blur, deterministic given the sample's random generator."""
+
+    def __init__(self, blur_kernel=(5, 45)):
+        low, high = (int(v) for v in blur_kernel)
+        self.blur_sizes = np.arange(low | 1, high + 1, 2)  # odd sizes, as the reference draws them
+        if not len(self.blur_sizes):
+            raise ValueError(f"blur_kernel {blur_kernel} contains no odd size")
+        self.to_gray = A.ToGray(num_output_channels=3, method="weighted_average", p=1.0)
+
+    def __call__(self, crop: np.ndarray, draw: CropDraw, gray: bool, rng: np.random.Generator) -> np.ndarray:
+        """uint8 RGB crop -> float32 RGB (0-255 scale, color offset unclipped as in the reference)."""
+        if gray:
+            crop = self.to_gray(image=crop)["image"]
+        out = crop.astype(np.float32)
+        if draw.color is not None:
+            out -= draw.color
+        if draw.blur:
+            size = int(rng.choice(self.blur_sizes))
+            out = reference_motion_blur(out, size, float(rng.random()))
+        return out
+
+
+def to_network_layout(image_rgb: np.ndarray, image_format: str) -> np.ndarray:
+    """float32 H x W x 3 RGB (0-255) -> 3 x H x W float32 in the model's layout.
+
+    ``bgr255``: BGR 0-255, what checkpoints of the reference implementation were trained on;
+    ``rgb_normalized``: RGB scaled to 0-1 and normalized with the ImageNet mean/std of torchvision backbones.
+    """
+    if image_format == "bgr255":
+        out = image_rgb[:, :, ::-1]
+    elif image_format == "rgb_normalized":
+        out = (image_rgb / 255.0 - IMAGENET_MEAN_RGB) / IMAGENET_STD_RGB
+    else:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)

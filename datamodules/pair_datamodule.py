@@ -1,0 +1,194 @@
+"""``PairDataModule``: template/search pairs from weighted training sources, with a held-out validation set.
+
+Configured by plain arguments (YAML/CLI friendly)::
+
+    PairDataModule(
+        sources=[{"kind": "vid", "root": "/data/vid_prepared", "frame_range": 100, "num_use": 100000},
+                 {"kind": "coco", "root": "/data/coco", "weight": 0.2},
+                 {"kind": "ytbb", "root": "/data/ytbb", "frame_range": 3, "options": {"splits": ["train"]}}],
+        videos_per_epoch=600_000, batch_size=28, num_workers=8, seed=0)
+
+    PairDataModule.from_roots({"vid": "/data/vid", "coco": "/data/coco"}, batch_size=8)   # demo / quick start
+
+A source's ``root`` may be the dataset as distributed or the output folder of ``make prepare-data`` (detected
+by its ``index.npz``; pre-crops are used when it has them). Batches are dicts: ``template`` (B, 3, T, T) float32,
+``search`` (B, 3, S, S) float32, ``search_box`` (B, 4) float32 corners ``x1, y1, x2, y2`` of the target in the
+search crop (pixel-index coordinates, an unshifted target centered at ``(S - 1) / 2``), ``negative`` (B,) bool.
+Label assignment (anchors, score maps) is the model's job.
+
+Validation holds out whole videos (a fraction ``val_fraction`` of each source's videos, at least one) and
+draws ``val_pairs`` fixed pairs from them, the same pairs every epoch.
+"""
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules.pairs import PairConfig, PairDataset, PairSampler, SourceSpec
+from datamodules.sources import SOURCE_KINDS, open_source
+
+logger = logging.getLogger(__name__)
+
+SOURCE_KEYS = {"kind", "root", "frame_range", "num_use", "weight", "options"}
+
+
+def _worker_init(worker_id: int) -> None:
+    # each worker is one core's worth of work: no nested thread pools competing for the same cores
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def split_videos(table, fraction: float, seed: int, minimum: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out track indices, holding out whole videos (so no held-out image is trained on)."""
+    _, video_of_track = np.unique(table.video, return_inverse=True)
+    num_videos = int(video_of_track.max()) + 1 if len(video_of_track) else 0
+    if num_videos < 2 or fraction <= 0:
+        return np.arange(len(table)), np.zeros(0, dtype=np.int64)
+    held = min(num_videos - 1, max(minimum, int(round(num_videos * fraction))))
+    held_videos = np.random.default_rng([seed, 7]).choice(num_videos, size=held, replace=False)
+    is_held = np.isin(video_of_track, held_videos)
+    return np.flatnonzero(~is_held), np.flatnonzero(is_held)
+
+
+class PairDataModule(pl.LightningDataModule):
+    """Pairs for Siamese training from weighted sources; arguments mirror the reference (pysot) config.
+
+    Args:
+        sources: list of dicts with ``kind`` (vid, det, coco, ytbb, got10k, lasot, index), ``root``, optional
+            ``frame_range`` (default per dataset: VID 100, YouTube-BB 3, COCO/DET 1, GOT-10k/LaSOT 100),
+            ``num_use`` (tracks used per round, -1 all), ``weight`` (share of an epoch; default ``num_use`` or the
+            track count), ``options`` (passed to the reader, e.g. ``{"splits": ["train"]}``).
+        videos_per_epoch: pairs per epoch over all ranks (600,000 in the paper config).
+        negative: probability of a negative pair (0.2 ResNet SiamRPN++, 0.05 AlexNet).
+        template_size, search_size: crop sides (127, 255); the template size is the exemplar scale.
+        template_shift, template_scale, search_shift, search_scale: jitter (4, 0.05; 64, 0.18). ``search_shift``
+            is the spatial-aware sampling range (0, 16, 32, 64 in the paper's center-bias experiment).
+        template_blur, search_blur: motion-blur probabilities (0, 0.2); ``blur_kernel`` its size range.
+        gray: probability of gray pairs (0 for the ResNet config, up to 0.2); flip: horizontal-flip probability
+            of each crop (0); color: probability of PCA color jitter of each crop (1.0).
+        image_format: "bgr255" (reference checkpoints) or "rgb_normalized" (torchvision backbones).
+        batch_size: per device. num_workers: data-loader processes per device (persistent).
+        seed: everything random derives from it; the same seed gives the same pairs.
+        val_pairs: size of the fixed validation set (0 = none); val_fraction: share of videos held out for it.
+    """
+
+    def __init__(self, sources: list[dict] | None = None, *, videos_per_epoch: int = 600_000,
+                 negative: float = 0.2, template_size: int = 127, search_size: int = 255,
+                 context_amount: float = 0.5, template_shift: float = 4.0, template_scale: float = 0.05,
+                 search_shift: float = 64.0, search_scale: float = 0.18, template_blur: float = 0.0,
+                 search_blur: float = 0.2, blur_kernel: tuple[int, int] = (5, 45), gray: float = 0.0,
+                 flip: float = 0.0, color: float = 1.0, image_format: str = "bgr255", batch_size: int = 28,
+                 num_workers: int = 4, seed: int = 0, val_pairs: int = 1000, val_fraction: float = 0.02,
+                 pin_memory: bool = True, prefetch_factor: int = 4, progress: bool = True):
+        super().__init__()
+        self.save_hyperparameters()
+        self.source_configs = [self._check_source(s) for s in (sources or [])]
+        if not self.source_configs:
+            raise ValueError("PairDataModule needs at least one source (e.g. from_roots({'vid': ROOT}))")
+        self.config = PairConfig(
+            template_size=template_size, search_size=search_size, context_amount=context_amount,
+            template_shift=template_shift, template_scale=template_scale, template_blur=template_blur,
+            template_flip=flip, template_color=color, search_shift=search_shift, search_scale=search_scale,
+            search_blur=search_blur, search_flip=flip, search_color=color, gray=gray, negative=negative,
+            blur_kernel=tuple(blur_kernel), image_format=image_format)
+        self.videos_per_epoch = videos_per_epoch
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.val_pairs = val_pairs
+        self.val_fraction = val_fraction
+        self.pin_memory = pin_memory
+        self.prefetch_factor = prefetch_factor
+        self.progress = progress
+        self.train_dataset: PairDataset | None = None
+        self.val_dataset: PairDataset | None = None
+        self.opened_sources = []
+
+    @staticmethod
+    def _check_source(config) -> dict:
+        if not isinstance(config, dict):
+            raise ValueError(f"a source is a dict with kind and root, got {config!r}")
+        unknown = set(config) - SOURCE_KEYS
+        if unknown:
+            raise ValueError(f"unknown source key(s) {sorted(unknown)}; allowed: {sorted(SOURCE_KEYS)}")
+        if "kind" not in config or "root" not in config:
+            raise ValueError(f"a source needs 'kind' and 'root', got {config}")
+        if config["kind"].lower() not in SOURCE_KINDS + ("prepared", "youtube_bb"):
+            raise ValueError(f"unknown source kind {config['kind']!r}; expected one of {SOURCE_KINDS}")
+        return dict(config)
+
+    @classmethod
+    def from_roots(cls, roots: dict, **kwargs) -> "PairDataModule":
+        """Build from ``{kind: root}`` (or ``{kind: {"root": ..., "frame_range": ..., ...}}``), e.g.
+        ``PairDataModule.from_roots({"vid": "data/vid", "coco": "data/coco"}, batch_size=8, num_workers=2)``.
+        Every other keyword is a constructor argument."""
+        sources = []
+        for kind, value in roots.items():
+            entry = dict(value) if isinstance(value, dict) else {"root": value}
+            entry.setdefault("kind", kind)
+            sources.append(entry)
+        return cls(sources=sources, **kwargs)
+
+    # --- Lightning hooks ----------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        train_specs, val_specs = [], []
+        for number, config in enumerate(self.source_configs):
+            source = open_source(config["kind"], config["root"], progress=self.progress,
+                                 **dict(config.get("options") or {}))
+            self.opened_sources.append(source)
+            fraction = self.val_fraction if self.val_pairs > 0 else 0.0
+            train_tracks, val_tracks = split_videos(source.table, fraction, self.seed + number)
+            common = {"frame_range": config.get("frame_range"), "num_use": config.get("num_use", -1),
+                      "weight": config.get("weight")}
+            train_specs.append(SourceSpec(source, tracks=train_tracks, **common))
+            if len(val_tracks):
+                val_specs.append(SourceSpec(source, tracks=val_tracks, **common))
+            logger.info("%s: %d tracks for training, %d held out", source, len(train_tracks), len(val_tracks))
+        self.train_dataset = PairDataset(train_specs, self.config, self.videos_per_epoch, seed=self.seed)
+        if self.val_pairs > 0 and val_specs:
+            self.val_dataset = PairDataset(val_specs, self.config, self.val_pairs, seed=self.seed + 1_000_003)
+
+    def _replicas(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            return trainer.world_size, trainer.global_rank
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_world_size(), torch.distributed.get_rank()
+        return 1, 0
+
+    def _loader(self, dataset: PairDataset, fixed: bool) -> DataLoader:
+        world_size, rank = self._replicas()
+        sampler = PairSampler(len(dataset), num_replicas=world_size, rank=rank, fixed=fixed)
+        workers = self.num_workers
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                          num_workers=workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
+                          drop_last=not fixed, persistent_workers=workers > 0, worker_init_fn=_worker_init,
+                          prefetch_factor=self.prefetch_factor if workers > 0 else None)
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_dataset is None:
+            self.setup("fit")
+        return self._loader(self.train_dataset, fixed=False)
+
+    def val_dataloader(self):
+        if self.train_dataset is None:
+            self.setup("fit")
+        if self.val_dataset is None:
+            return []
+        return self._loader(self.val_dataset, fixed=True)
+
+    def skip_summary(self) -> dict[str, dict[str, int]]:
+        """What was skipped so far: per source while reading, and while sampling pairs (all workers)."""
+        out = {f"read {source.name}": source.summary.counts() for source in self.opened_sources}
+        if self.train_dataset is not None:
+            out["train pairs"] = self.train_dataset.summary.counts()
+        if self.val_dataset is not None:
+            out["val pairs"] = self.val_dataset.summary.counts()
+        return {key: value for key, value in out.items() if value}

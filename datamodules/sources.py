@@ -1,0 +1,264 @@
+"""Training sources: the minimal track-dataset interface, the readers' base class and the registry.
+
+Every source, whichever format it reads, answers like a pytracking dataset::
+
+    source.name                            # e.g. "vid"
+    len(source)                            # number of tracks (one object in one video)
+    source.get_sequence_info(i)            # {"bbox": (N, 4) float32 xywh, "valid": (N,) bool, "visible": (N,) bool}
+    source.get_frames(i, frame_ids)        # ([H x W x 3 uint8 RGB images], [xywh boxes]) for positions in the track
+
+``open_source(kind, root, **options)`` opens one: ``vid``, ``det``, ``coco``, ``ytbb``, ``got10k``, ``lasot`` read
+the datasets as distributed; ``index`` (alias ``prepared``) reads the output of ``make prepare-data`` (its
+curated index, with or without 511 x 511 pre-crops). Unusable input is skipped with a ``DataWarning`` naming the
+file and counted in ``source.summary``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from datamodules.tracks import BoxFilter, SkipSummary, TrackRecord, TrackTable, filter_record
+from tracking.benchmarks.base import read_image
+from tracking.crops import context_size
+from tracking.errors import DataError
+
+# Frame ranges of the reference SiamRPN++ training (pysot): positions within a track's annotated frames.
+DEFAULT_FRAME_RANGES = {"vid": 100, "ytbb": 3, "coco": 1, "det": 1, "got10k": 100, "lasot": 100}
+
+INDEX_FILE = "index.npz"
+META_FILE = "meta.json"
+
+
+class DatasetReader:
+    """Parses one dataset format: lists its videos cheaply, then parses each video into ``TrackRecord``s.
+
+    Subclasses set ``kind`` and implement ``list_videos`` and ``read_video``; ``read_video`` raises
+    ``DataError`` for a malformed annotation and reports lesser problems through ``self.summary``.
+    ``image_root`` is the directory the records' ``frame_dir`` are relative to.
+    """
+
+    kind = "dataset"
+    count_absent = False  # whether an absent box is an anomaly worth counting (detection formats)
+
+    def __init__(self, root, box_filter: BoxFilter | None = None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(self.root, f"{self.kind} root is not a directory")
+        self.box_filter = box_filter or BoxFilter()
+        self.summary = SkipSummary()
+        self._listings: dict[str, set[str] | None] = {}
+
+    @property
+    def image_root(self) -> Path:
+        return self.root
+
+    def list_videos(self) -> list[str]:
+        raise NotImplementedError
+
+    def read_video(self, video: str) -> list[TrackRecord]:
+        raise NotImplementedError
+
+    def describe(self, video: str) -> str:
+        """Where a video's annotation lives, for messages."""
+        return str(self.root / video)
+
+    def _listing(self, directory: str) -> set[str] | None:
+        """File names in a frame directory (one listdir per directory, cached); None if it does not exist."""
+        if directory not in self._listings:
+            path = self.image_root / directory
+            self._listings[directory] = set(os.listdir(path)) if path.is_dir() else None
+        return self._listings[directory]
+
+    def checked_tracks(self, video: str) -> list[TrackRecord]:
+        """``read_video`` with every problem skipped and counted: malformed annotations, missing frames,
+        unusable boxes, empty tracks."""
+        try:
+            records = self.read_video(video)
+        except DataError as error:
+            self.summary.skip("malformed_annotation", error.path or self.describe(video), str(error).split(": ")[-1])
+            return []
+        except (OSError, ValueError) as error:
+            self.summary.skip("malformed_annotation", self.describe(video), str(error))
+            return []
+        kept = []
+        for record in records:
+            listing = self._listing(record.frame_dir)
+            missing = np.array([listing is None or name not in listing for name in record.frame_names], dtype=bool)
+            annotated_missing = missing & np.isfinite(record.boxes).all(axis=1)
+            if annotated_missing.any():
+                first = record.frame_names[int(np.flatnonzero(annotated_missing)[0])]
+                self.summary.skip("missing_frame", self.image_root / record.frame_dir / first,
+                                  f"{int(annotated_missing.sum())} annotated frame(s) of track {record.object_id}",
+                                  count=int(annotated_missing.sum()))
+            if missing.any():
+                record.boxes = record.boxes.copy()
+                record.boxes[missing] = np.nan
+            record = filter_record(record, self.box_filter, self.summary, self.describe(video),
+                                   count_absent=self.count_absent)
+            if record is not None:
+                kept.append(record)
+        return kept
+
+
+class TrackSource:
+    """A dataset of tracks held in a ``TrackTable``, reading full frames from ``image_root``."""
+
+    def __init__(self, name: str, table: TrackTable, image_root, summary: SkipSummary | None = None,
+                 default_frame_range: int | None = None):
+        self.name = name
+        self.table = table
+        self.image_root = Path(image_root)
+        self.summary = summary or SkipSummary()
+        self.default_frame_range = default_frame_range if default_frame_range is not None else \
+            DEFAULT_FRAME_RANGES.get(name, 100)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {len(self)} tracks, {self.table.num_frames} frames)"
+
+    def track_name(self, index: int) -> str:
+        return self.table.name(index)
+
+    def get_sequence_info(self, index: int) -> dict:
+        frames = self.table.frames_of(index)
+        bbox = self.table.boxes[frames]
+        valid = self.table.valid(index)
+        return {"bbox": bbox, "valid": valid, "visible": self.table.visible[frames] & valid}
+
+    def valid_positions(self, index: int) -> np.ndarray:
+        return np.flatnonzero(self.table.valid(index))
+
+    def frame_path(self, index: int, position: int) -> Path:
+        return self.image_root / self.table.frame_path(index, position)
+
+    def get_frames(self, index: int, frame_ids) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Images (H x W x 3 uint8 RGB) and ``xywh`` boxes at positions ``frame_ids`` of track ``index``.
+
+        A missing or corrupt image raises ``DataError`` naming the file (the pair sampler skips and counts it).
+        """
+        first = int(self.table.start[index])
+        images, boxes = [], []
+        for position in frame_ids:
+            images.append(read_image(self.frame_path(index, int(position))))
+            boxes.append(self.table.boxes[first + int(position)].astype(np.float64))
+        return images, boxes
+
+
+def read_tracks(reader: DatasetReader, videos=None, progress: bool = True) -> TrackTable:
+    """Parse the videos of a reader (all by default) into a table, skipping and counting bad input."""
+    videos = reader.list_videos() if videos is None else videos
+    records = []
+    for video in tqdm(videos, desc=f"reading {reader.kind}", unit="video", disable=not progress or len(videos) < 50):
+        records.extend(reader.checked_tracks(video))
+    return TrackTable.from_records(records, meta={"kind": reader.kind})
+
+
+class PreparedSource(TrackSource):
+    """The output of ``make prepare-data``: ``index.npz`` + ``meta.json`` and, when pre-cropped, ``crops/``.
+
+    With pre-crops (``meta["crop_size"]``, 511 by default) ``get_frames`` returns the crop of each frame, the
+    target centered at ``(crop_size - 1) / 2`` and scaled so that its exemplar window ``s_z`` spans
+    ``exemplar_size`` (127) pixels, and the target's box in that crop. ``use_crops=False`` reads the full frames
+    from the original dataset (``frames_root``, default the root recorded at preparation).
+    """
+
+    def __init__(self, root, use_crops: bool | None = None, frames_root=None):
+        root = Path(root)
+        meta_path, index_path = root / META_FILE, root / INDEX_FILE
+        if not index_path.is_file() or not meta_path.is_file():
+            raise DataError(root, f"not a prepared dataset: {INDEX_FILE} and {META_FILE} expected "
+                                  "(run `make prepare-data` first)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as error:
+            raise DataError(meta_path, f"invalid JSON: {error}") from error
+        table = TrackTable.load(index_path, meta)
+        self.root = root
+        self.crop_size = meta.get("crop_size")
+        self.exemplar_size = meta.get("exemplar_size", 127)
+        self.context_amount = meta.get("context_amount", 0.5)
+        self.use_crops = bool(self.crop_size) if use_crops is None else use_crops
+        if self.use_crops and not self.crop_size:
+            raise DataError(meta_path, "this prepared dataset has no pre-crops (prepared with --no-crops)")
+        image_root = frames_root if frames_root is not None else meta.get("image_root", meta.get("source_root", root))
+        kind = meta.get("dataset", "index")
+        super().__init__(kind, table, image_root, default_frame_range=DEFAULT_FRAME_RANGES.get(kind, 100))
+
+    def crop_path(self, index: int, position: int) -> Path:
+        frame_id = int(self.table.frame_id[int(self.table.start[index]) + position])
+        return self.root / crop_relative_path(self.table.video[index].decode(), frame_id, int(self.table.slot[index]))
+
+    def get_frames(self, index: int, frame_ids):
+        if not self.use_crops:
+            return super().get_frames(index, frame_ids)
+        first = int(self.table.start[index])
+        images, boxes = [], []
+        for position in frame_ids:
+            images.append(read_image(self.crop_path(index, int(position))))
+            boxes.append(box_in_precrop(self.table.boxes[first + int(position)], self.crop_size,
+                                        self.exemplar_size, self.context_amount))
+        return images, boxes
+
+
+def crop_relative_path(video: str, frame_id: int, slot: int) -> str:
+    """Pre-crop file of one object in one frame, in the layout of the reference's crop511 folders."""
+    return f"crops/{video}/{frame_id:06d}.{slot:02d}.x.jpg"
+
+
+def box_in_precrop(box, crop_size: int = 511, exemplar_size: int = 127, context_amount: float = 0.5) -> np.ndarray:
+    """The target's ``xywh`` box in its pre-crop: centered at ``(crop_size - 1) / 2`` (pixel-index coordinates),
+    scaled by ``exemplar_size / s_z``."""
+    x, y, w, h = (float(v) for v in box)
+    scale = exemplar_size / context_size(w, h, context_amount)
+    w, h = w * scale, h * scale
+    center = (crop_size - 1) / 2
+    return np.array([center - (w - 1) / 2, center - (h - 1) / 2, w, h], dtype=np.float64)
+
+
+def reader_class(kind: str):
+    kind = kind.lower()
+    if kind == "vid":
+        from datamodules.imagenet import VIDReader as cls
+    elif kind == "det":
+        from datamodules.imagenet import DETReader as cls
+    elif kind == "coco":
+        from datamodules.coco import COCOReader as cls
+    elif kind in ("ytbb", "youtube_bb", "youtubebb"):
+        from datamodules.youtube_bb import YouTubeBBReader as cls
+    elif kind == "got10k":
+        from datamodules.got10k_lasot import GOT10kReader as cls
+    elif kind == "lasot":
+        from datamodules.got10k_lasot import LaSOTReader as cls
+    else:
+        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
+    return cls
+
+
+SOURCE_KINDS = ("vid", "det", "coco", "ytbb", "got10k", "lasot", "index")
+
+
+def is_prepared(root) -> bool:
+    return (Path(root) / INDEX_FILE).is_file() and (Path(root) / META_FILE).is_file()
+
+
+def open_source(kind: str, root, progress: bool = True, **options) -> TrackSource:
+    """Open a training source. ``kind``: vid, det, coco, ytbb, got10k, lasot (raw formats; ``options`` go to the
+    reader, e.g. ``splits=("train",)``, ``box_filter=BoxFilter(...)``), or index / prepared (``use_crops``,
+    ``frames_root``). A raw kind whose root holds a prepared index opens that index instead."""
+    kind = kind.lower()
+    if kind in ("index", "prepared") or is_prepared(root):
+        return PreparedSource(root, **options)
+    reader = reader_class(kind)(root, **options)
+    table = read_tracks(reader, progress=progress)
+    source = TrackSource(reader.kind, table, reader.image_root, summary=reader.summary)
+    if reader.summary.total():
+        import logging
+
+        logging.getLogger(__name__).warning("%s", reader.summary.report(f"{reader.kind} at {root}: skipped"))
+    return source
