@@ -76,7 +76,8 @@ def score(args) -> tuple[Report, Path]:
     return report, path
 
 
-def print_report(report: Report, path: Path, out=sys.stdout) -> None:
+def print_report(report: Report, path: Path, out=None) -> None:
+    out = out or sys.stdout
     columns = OVERALL_COLUMNS[report.protocol]
     print(f"\n{report.tracker_name} on {report.benchmark} ({report.protocol} protocol)", file=out)
     print(format_table([{"tracker": report.tracker_name, **{c: report.overall[c] for c in columns}}]), file=out)
