@@ -21,6 +21,8 @@ BENCH_NAMES = {"otb": "OTB", "vot": "VOT", "lasot": "LaSOT", "got10k": "GOT-10k"
 OVERALL_COLUMNS = {
     "ope": ("success_auc", "precision_20", "success_rate_50", "norm_precision_auc", "norm_precision_20",
             "speed_fps", "num_sequences"),
+    "uav123": ("success_auc", "precision_20", "success_rate_50", "norm_precision_auc", "norm_precision_20",
+               "speed_fps", "num_sequences"),
     "lasot": ("success_auc", "precision_20", "success_rate_50", "norm_precision_auc", "norm_precision_20",
               "speed_fps", "num_sequences"),
     "vot": ("eao", "accuracy", "robustness", "failures", "tag_weighted_accuracy", "tag_weighted_robustness",

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tracking.benchmarks import GOT10k, OTB, VOT
+from tracking.benchmarks import GOT10k, OTB, VOT, Sequence
 from tracking.boxes import polygon_to_xywh
-from tracking.evaluation.scoring import OTBGroundTruth, score_got10k, score_ope, score_vot
-from tracking.got10k_compat import experiment_got10k, experiment_otb, experiment_vot
+from tracking.evaluation.scoring import OTBGroundTruth, score_got10k, score_ope, score_uav123, score_vot
+from tracking.got10k_compat import experiment_got10k, experiment_otb, experiment_uav123, experiment_vot, import_got10k
 from tracking.metrics.vot import SKIP_AFTER_FAILURE, poly_iou
 
 TOLERANCE = 1e-6
@@ -141,6 +141,55 @@ def test_otb_shared_sequences_equal_got10k(shared_data, tmp_path):
 
     assert sorted(ours.per_sequence) == ["Couple", "Crossing", "DragonBaby", "Football1"]
     _assert_otb_equal(ours, theirs)
+
+
+def test_uav123_scores_equal_got10k_experiment_uav123(tmp_path):
+    """UAV123 leaves frames with NaN ground truth out (got10k's ExperimentUAV123), unlike OTB.
+
+    got10k's UAV123 takes the frame ranges from its own table (bird1_1: 253 frames, bike3: 433) and does not
+    open the images, so the root holds annotations only.
+    """
+    rng = np.random.default_rng(7)
+    root = tmp_path / "uav"
+    (root / "anno" / "UAV123").mkdir(parents=True)
+    for folder in ("data_seq", "extra1", "extra2"):  # got10k wants a root with more than 3 entries
+        (root / folder).mkdir()
+    results = tmp_path / "results" / "UAV123" / "Noisy"
+    results.mkdir(parents=True)
+    sequences = []
+    for name, count in (("bird1_1", 253), ("bike3", 433)):
+        gt = _random_track(rng, count, 640, 480)
+        gt[40:60] = np.nan  # target absent
+        np.savetxt(root / "anno" / "UAV123" / f"{name}.txt", gt, fmt="%.2f", delimiter=",")
+        np.savetxt(results / f"{name}.txt", _perturbed(rng, gt), fmt="%.3f", delimiter=",")
+        sequences.append(Sequence(name, [], np.loadtxt(root / "anno" / "UAV123" / f"{name}.txt", delimiter=",")))
+
+    theirs = _quiet(experiment_uav123(root, "UAV123", tmp_path / "results", tmp_path / "reports").report, ["Noisy"])
+    ours = score_uav123(sequences, results, progress=False)
+    _assert_otb_equal(ours, theirs["Noisy"])
+    # the OTB protocol counts the same frames as failures instead
+    assert score_ope(sequences, results, progress=False).overall["success_auc"] < ours.overall["success_auc"]
+
+
+def test_import_got10k_is_idempotent_and_never_downloads(tmp_path, monkeypatch):
+    got10k = import_got10k()
+    assert import_got10k() is got10k
+    import got10k.datasets.otb as otb_dataset
+    import got10k.datasets.vot as vot_dataset
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("got10k tried to download")
+
+    monkeypatch.setattr(otb_dataset, "download", no_network)
+    monkeypatch.setattr(vot_dataset, "download", no_network)
+    rng = np.random.default_rng(8)
+    _write_otb_root(tmp_path / "otb", rng, {"Crossing": 3})  # 99 OTB-2015 sequences missing
+    experiment = _quiet(experiment_otb, tmp_path / "otb", 2015, tmp_path / "r", tmp_path / "p")
+    assert experiment.dataset.seq_names == ["Crossing"]
+    (tmp_path / "vot").mkdir()
+    (tmp_path / "vot" / "list.txt").write_text("absent_sequence\n")
+    experiment = _quiet(experiment_vot, tmp_path / "vot", 2018)
+    assert experiment.dataset.seq_names == ["absent_sequence"]
 
 
 # --- VOT -------------------------------------------------------------------------------------------

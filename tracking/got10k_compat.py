@@ -119,3 +119,12 @@ def experiment_got10k(root, subset="val", result_dir="results", report_dir="repo
     from got10k.experiments import ExperimentGOT10k
 
     return ExperimentGOT10k(str(root), subset=subset, result_dir=str(result_dir), report_dir=str(report_dir))
+
+
+def experiment_uav123(root, version="UAV123", result_dir="results", report_dir="reports"):
+    """got10k's ``ExperimentUAV123`` (``<root>/anno/<version>/<seq>.txt``; frames with NaN ground truth are
+    left out of its scores). Results are read from ``<result_dir>/<version>/<tracker>/<seq>.txt``."""
+    import_got10k()
+    from got10k.experiments import ExperimentUAV123
+
+    return ExperimentUAV123(str(root), version=version, result_dir=str(result_dir), report_dir=str(report_dir))

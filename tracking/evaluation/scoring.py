@@ -1,7 +1,8 @@
 """Scoring existing result files in got10k's layouts.
 
 - OPE (OTB, UAV123): ``<results_dir>/<Seq>.txt`` (boxes separated by commas, tabs or spaces) and optional
-  ``<results_dir>/times/<Seq>_time.txt``; metrics of :mod:`tracking.metrics.ope` (= got10k ``ExperimentOTB``).
+  ``<results_dir>/times/<Seq>_time.txt``; metrics of :mod:`tracking.metrics.ope` (= got10k ``ExperimentOTB``;
+  for UAV123 frames without ground truth are left out, as ``ExperimentUAV123``).
 - LaSOT: same layout, metrics of :mod:`tracking.metrics.lasot` (= the LaSOT toolkit).
 - VOT: ``<results_dir>/baseline/<seq>/<seq>_NNN.txt`` + ``<seq>_time.txt`` (got10k ``ExperimentVOT``),
   metrics of :mod:`tracking.metrics.vot`.
@@ -110,7 +111,7 @@ def _score_one_pass(benchmark, results_dir, tracker_name, protocol, progress) ->
         if protocol == "lasot":
             scores = lasot_metrics.lasot_sequence_scores(pred, np.nan_to_num(gt, nan=0.0), lasot_absent(sequence))
         else:
-            scores = ope_scores(pred, gt)
+            scores = ope_scores(pred, gt, exclude_unannotated=protocol == "uav123")
         scores["speed_fps"] = _fps(_read_times(results_dir / "times" / f"{sequence.name}_time.txt"))
         scores["num_frames"] = len(gt)
         per_sequence[sequence.name] = scores
@@ -134,6 +135,12 @@ def score_ope(benchmark, results_dir, tracker_name: str | None = None, progress:
     ``tracker_name`` defaults to the folder name. Per-attribute scores use ``Sequence.attributes``.
     """
     return _score_one_pass(benchmark, results_dir, tracker_name, "ope", progress)
+
+
+def score_uav123(benchmark, results_dir, tracker_name: str | None = None, progress: bool = True) -> Report:
+    """UAV123 / UAV20L scores: one-pass scores with frames of NaN ground truth (target absent) left out,
+    as got10k's ``ExperimentUAV123``."""
+    return _score_one_pass(benchmark, results_dir, tracker_name, "uav123", progress)
 
 
 def lasot_absent(sequence: Sequence) -> np.ndarray:
@@ -340,4 +347,4 @@ def open_for_scoring(kind: str, root, **options):
     return open_benchmark(kind, root, **options)
 
 
-SCORERS = {"otb": score_ope, "uav123": score_ope, "lasot": score_lasot, "vot": score_vot, "got10k": score_got10k}
+SCORERS = {"otb": score_ope, "uav123": score_uav123, "lasot": score_lasot, "vot": score_vot, "got10k": score_got10k}

@@ -8,6 +8,7 @@ Conventions (all as got10k 0.1.3, ``got10k/utils/metrics.py`` and ``got10k/exper
   frame stays in every denominator.
 - A NaN anywhere (ground truth unannotated or prediction missing) gives a NaN IoU / error, and a NaN is never
   above an IoU threshold nor below an error threshold: such frames count as failures, never as excluded.
+  (got10k's ``ExperimentUAV123`` instead drops frames with NaN ground truth: ``exclude_unannotated=True``.)
   Zero-size or negative boxes go through the same formulas as in got10k (usually IoU 0).
 - Success: fraction of frames with IoU **strictly greater** than each of 21 thresholds ``linspace(0, 1, 21)``;
   success AUC is the mean of that curve (got10k's ``success_score``); success rate is the curve at 0.5.
@@ -165,17 +166,24 @@ def _scores_from_curves(succ: np.ndarray, prec: np.ndarray, norm: np.ndarray) ->
     }
 
 
-def ope_scores(pred, gt, first_frame_from_gt: bool = True) -> dict:
+def ope_scores(pred, gt, first_frame_from_gt: bool = True, exclude_unannotated: bool = False) -> dict:
     """All one-pass scores of one sequence, keys in :data:`SCALAR_KEYS` + :data:`CURVE_KEYS`.
 
     ``pred`` and ``gt`` are (N, 4) ``xywh``; with ``first_frame_from_gt`` the first prediction is replaced by
-    the ground truth as got10k does.
+    the ground truth as got10k does. ``exclude_unannotated`` drops the frames whose ground truth has a NaN
+    from numerator and denominator, as got10k's ``ExperimentUAV123`` does (``ExperimentOTB`` counts them as
+    failures, the default).
     """
     pred, gt = _pair(pred, gt)
     if len(gt) == 0:
         raise ValueError("cannot score an empty sequence")
     if first_frame_from_gt:
         pred[0] = gt[0]
+    if exclude_unannotated:
+        annotated = ~np.isnan(gt).any(axis=1)
+        pred, gt = pred[annotated], gt[annotated]
+        if len(gt) == 0:
+            raise ValueError("no annotated frame to score")
     ious = iou(pred, gt)
     return _scores_from_curves(
         success_curve(ious), precision_curve(center_error(pred, gt)),
