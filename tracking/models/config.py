@@ -200,8 +200,8 @@ def _build_presets() -> dict[str, SiamRPNConfig]:
         "siamrpn_r50_l234_dwxcorr_imagenet": _r50(
             name="siamrpn_r50_l234_dwxcorr_imagenet", backbone="resnet50", image_format="rgb_normalized",
             pretrained_backbone="torchvision"),
-        # Small CPU model for `make demo`: ResNet-18 (torchvision layout) at full input sizes, layers 3-4 only,
-        # narrow neck/head so a few minutes of CPU training move it. The demo helper tunes it.
+        # Small CPU model for `make demo`: the reference's AlexNet at half width with a narrow head, trained
+        # from scratch (no fine-tuning schedule: every layer trains from epoch 0) at the reference sizes.
         "siamrpn_demo": SiamRPNConfig(
             name="siamrpn_demo", backbone="alexnet_legacy", backbone_width_mult=0.5, used_layers=(5,),
             neck_channels=None, head_hidden=64, weighted=False, image_format="rgb_normalized",

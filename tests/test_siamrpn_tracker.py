@@ -1,0 +1,257 @@
+"""SiamRPNTracker against an independent restatement of pysot's SiamRPNTracker (numpy, BGR frames)."""
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tracking.models import PRESETS, SiamRPN, SiamRPNConfig
+from tracking.tracker import Tracker, track_frames
+from tracking.trackers.siamrpn import SiamRPNTracker
+
+
+class ReferenceModelBuilder:
+    """pysot's ModelBuilder.template / track on our network's modules (backbone -> neck -> rpn head)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def template(self, z):
+        self.zf = self.model.neck(self.model.backbone(z))
+
+    def track(self, x):
+        xf = self.model.neck(self.model.backbone(x))
+        cls, loc = self.model.head(self.zf, xf)
+        return {"cls": cls, "loc": loc}
+
+
+class ReferenceTracker:
+    """pysot tracker/siamrpn_tracker.py + base_tracker.get_subwindow, written from their equations."""
+
+    def __init__(self, model, cfg):
+        self.cfg = cfg
+        self.model = ReferenceModelBuilder(model)
+        self.score_size = (cfg.instance_size - cfg.exemplar_size) // cfg.anchor_stride + 1 + cfg.base_size
+        self.anchor_num = len(cfg.anchor_ratios) * len(cfg.anchor_scales)
+        hanning = np.hanning(self.score_size)
+        self.window = np.tile(np.outer(hanning, hanning).flatten(), self.anchor_num)
+        self.anchors = self.generate_anchor(self.score_size)
+
+    def generate_anchor(self, score_size):
+        stride = self.cfg.anchor_stride
+        base = []
+        for r in self.cfg.anchor_ratios:
+            ws = int(np.sqrt(stride * stride * 1.0 / r))
+            hs = int(ws * r)
+            for s in self.cfg.anchor_scales:
+                base.append([0, 0, ws * s, hs * s])
+        anchor = np.tile(np.array(base, dtype=np.float32), score_size * score_size).reshape((-1, 4))
+        ori = -(score_size // 2) * stride
+        grid = [ori + stride * d for d in range(score_size)]
+        xx, yy = np.meshgrid(grid, grid)
+        anchor[:, 0] = np.tile(xx.flatten(), (len(base), 1)).flatten()
+        anchor[:, 1] = np.tile(yy.flatten(), (len(base), 1)).flatten()
+        return anchor
+
+    @staticmethod
+    def get_subwindow(im, pos, model_sz, original_sz, avg_chans):
+        sz = original_sz
+        c = (original_sz + 1) / 2
+        xmin = np.floor(pos[0] - c + 0.5)
+        xmax = xmin + sz - 1
+        ymin = np.floor(pos[1] - c + 0.5)
+        ymax = ymin + sz - 1
+        left, top = int(max(0.0, -xmin)), int(max(0.0, -ymin))
+        right, bottom = int(max(0.0, xmax - im.shape[1] + 1)), int(max(0.0, ymax - im.shape[0] + 1))
+        xmin, xmax, ymin, ymax = xmin + left, xmax + left, ymin + top, ymax + top
+        r, cc, k = im.shape
+        if any([top, bottom, left, right]):
+            te = np.zeros((r + top + bottom, cc + left + right, k), np.uint8)
+            te[top:top + r, left:left + cc] = im
+            if top:
+                te[0:top, left:left + cc] = avg_chans
+            if bottom:
+                te[r + top:, left:left + cc] = avg_chans
+            if left:
+                te[:, 0:left] = avg_chans
+            if right:
+                te[:, cc + left:] = avg_chans
+            patch = te[int(ymin):int(ymax + 1), int(xmin):int(xmax + 1)]
+        else:
+            patch = im[int(ymin):int(ymax + 1), int(xmin):int(xmax + 1)]
+        if not np.array_equal(model_sz, original_sz):
+            patch = cv2.resize(patch, (model_sz, model_sz))
+        return torch.from_numpy(patch.transpose(2, 0, 1)[np.newaxis].astype(np.float32))
+
+    def init(self, img, bbox):
+        cfg = self.cfg
+        self.center_pos = np.array([bbox[0] + (bbox[2] - 1) / 2, bbox[1] + (bbox[3] - 1) / 2])
+        self.size = np.array([bbox[2], bbox[3]])
+        w_z = self.size[0] + cfg.context_amount * np.sum(self.size)
+        h_z = self.size[1] + cfg.context_amount * np.sum(self.size)
+        s_z = round(np.sqrt(w_z * h_z))
+        self.channel_average = np.mean(img, axis=(0, 1))
+        self.model.template(self.get_subwindow(img, self.center_pos, cfg.exemplar_size, s_z, self.channel_average))
+
+    def track(self, img):
+        cfg = self.cfg
+        w_z = self.size[0] + cfg.context_amount * np.sum(self.size)
+        h_z = self.size[1] + cfg.context_amount * np.sum(self.size)
+        s_z = np.sqrt(w_z * h_z)
+        scale_z = cfg.exemplar_size / s_z
+        s_x = s_z * (cfg.instance_size / cfg.exemplar_size)
+        x_crop = self.get_subwindow(img, self.center_pos, cfg.instance_size, round(s_x), self.channel_average)
+        outputs = self.model.track(x_crop)
+        score = outputs["cls"].permute(1, 2, 3, 0).contiguous().view(2, -1).permute(1, 0)
+        score = F.softmax(score, dim=1).data[:, 1].cpu().numpy()
+        delta = outputs["loc"].permute(1, 2, 3, 0).contiguous().view(4, -1).data.cpu().numpy()
+        anchor = self.anchors
+        delta[0, :] = delta[0, :] * anchor[:, 2] + anchor[:, 0]
+        delta[1, :] = delta[1, :] * anchor[:, 3] + anchor[:, 1]
+        delta[2, :] = np.exp(delta[2, :]) * anchor[:, 2]
+        delta[3, :] = np.exp(delta[3, :]) * anchor[:, 3]
+        pred = delta
+
+        def change(r):
+            return np.maximum(r, 1.0 / r)
+
+        def sz(w, h):
+            pad = (w + h) * 0.5
+            return np.sqrt((w + pad) * (h + pad))
+
+        s_c = change(sz(pred[2, :], pred[3, :]) / sz(self.size[0] * scale_z, self.size[1] * scale_z))
+        r_c = change((self.size[0] / self.size[1]) / (pred[2, :] / pred[3, :]))
+        penalty = np.exp(-(r_c * s_c - 1) * cfg.penalty_k)
+        pscore = penalty * score * (1 - cfg.window_influence) + self.window * cfg.window_influence
+        best = np.argmax(pscore)
+        bbox = pred[:, best] / scale_z
+        lr = penalty[best] * score[best] * cfg.lr
+        cx, cy = bbox[0] + self.center_pos[0], bbox[1] + self.center_pos[1]
+        width = self.size[0] * (1 - lr) + bbox[2] * lr
+        height = self.size[1] * (1 - lr) + bbox[3] * lr
+        cx = max(0, min(cx, img.shape[1]))
+        cy = max(0, min(cy, img.shape[0]))
+        width = max(10, min(width, img.shape[1]))
+        height = max(10, min(height, img.shape[0]))
+        self.center_pos = np.array([cx, cy])
+        self.size = np.array([width, height])
+        return [cx - width / 2, cy - height / 2, width, height]
+
+
+def moving_square_frames(count=10, size=(180, 240), seed=0):
+    """Noisy RGB frames with a textured square drifting right/down and growing (the target)."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    frames, boxes = [], []
+    for t in range(count):
+        frame = rng.integers(60, 120, (*size, 3), dtype=np.uint8)
+        side = 30 + t
+        x, y = 60 + 4 * t, 50 + 2 * t
+        frame[y:y + side, x:x + side] = cv2.resize(texture, (side, side))
+        frames.append(frame)
+        boxes.append([x, y, side, side])
+    return frames, np.asarray(boxes, dtype=np.float64)
+
+
+def randomize_batchnorm(model, seed, frames=None):
+    """Non-trivial BN statistics and fusion weights, so every part of the network matters; with ``frames``,
+    the output convs are rescaled so random weights give moderate scores and box offsets (no overflow)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(torch.randn(module.num_features, generator=gen) * 0.1)
+                module.running_var.copy_(torch.rand(module.num_features, generator=gen) + 0.5)
+                module.weight.copy_(torch.rand(module.num_features, generator=gen) + 0.5)
+                module.bias.copy_(torch.randn(module.num_features, generator=gen) * 0.1)
+        if getattr(model.head, "weighted", False):
+            model.head.cls_weight.copy_(torch.randn(len(model.head.levels), generator=gen))
+            model.head.loc_weight.copy_(torch.randn(len(model.head.levels), generator=gen))
+    model.eval()
+    if frames is not None:
+        cfg = model.config
+        template = torch.from_numpy(cv2.resize(frames[0], (cfg.exemplar_size,) * 2).transpose(2, 0, 1)[None])
+        search = torch.from_numpy(cv2.resize(frames[0], (cfg.instance_size,) * 2).transpose(2, 0, 1)[None])
+        with torch.no_grad():
+            zf = model.neck(model.backbone(template.float()))
+            xf = model.neck(model.backbone(search.float()))
+            for level, z, x in zip(model.head.levels, zf, xf):
+                for branch, target in ((level.cls, 1.0), (level.loc, 0.2)):
+                    spread = branch(z, x).std().item()
+                    branch.predict.weight.mul_(target / spread)
+                    branch.predict.bias.mul_(target / spread)
+    return model
+
+
+def run_both(model, frames_rgb, init_box, overrides=None):
+    ours = SiamRPNTracker(model, overrides)
+    ref = ReferenceTracker(model, ours.config)
+    our_boxes, _ = track_frames(ours, frames_rgb, init_box)
+    ref.init(frames_rgb[0][:, :, ::-1].copy(), init_box)  # the reference reads BGR frames (cv2.imread)
+    with torch.no_grad():
+        ref_boxes = [init_box] + [ref.track(f[:, :, ::-1].copy()) for f in frames_rgb[1:]]
+    return our_boxes, np.asarray(ref_boxes, dtype=np.float64)
+
+
+@pytest.mark.parametrize("config", [
+    # the reference's AlexNet geometry (287 search, base size 0, 21x21 scores) at a quarter of the width
+    PRESETS["siamrpn_alex_dwxcorr"].replace(backbone_width_mult=0.25, head_hidden=32),
+    # three levels, learned fusion weights, a neck (7x7 template crop), 255 search and base size 8
+    PRESETS["siamrpn_mobilev2_l234_dwxcorr"].replace(backbone_width_mult=0.35, used_layers=[3, 4, 5],
+                                                     neck_channels=32, head_hidden=32, weighted=True,
+                                                     penalty_k=0.2, window_influence=0.3, lr=0.5),
+], ids=["alex_dwxcorr_narrow", "mobilev2_l234_weighted_narrow"])
+def test_boxes_equal_reference_tracker(config):
+    torch.manual_seed(0)
+    frames, gt = moving_square_frames(5)
+    model = randomize_batchnorm(SiamRPN(config), seed=1, frames=frames)
+    ours, ref = run_both(model, frames, gt[0])
+    assert ours.shape == (5, 4)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+    assert np.abs(np.diff(ours[1:], axis=0)).sum() > 1  # boxes change from frame to frame
+    assert np.all(ours[1:, 2:] > 10) and np.all(ours[1:, 2:] < 200)  # not degenerate, not pinned to the clip
+
+
+def test_boxes_equal_reference_on_real_frames(shared_data):
+    root = shared_data / "otb" / "Crossing"
+    lines = (root / "groundtruth_rect.txt").read_text().splitlines()
+    init_box = np.array([float(v) for v in lines[0].replace("\t", ",").split(",")])
+    frames = [cv2.imread(str(root / "img" / f"{i:04d}.jpg"))[:, :, ::-1].copy() for i in range(1, 6)]
+    torch.manual_seed(2)
+    config = PRESETS["siamrpn_alex_dwxcorr"].replace(backbone_width_mult=0.25, head_hidden=32)
+    model = randomize_batchnorm(SiamRPN(config), seed=3, frames=frames)
+    ours, ref = run_both(model, frames, init_box, overrides={"penalty_k": 0.1, "window_influence": 0.5})
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+
+
+def test_template_branch_runs_once_per_sequence():
+    model = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(3,), neck_channels=16,
+                                  head_hidden=16, image_format="rgb_normalized")).eval()
+    sizes = []
+    model.backbone.register_forward_hook(lambda module, inputs, output: sizes.append(inputs[0].shape[-1]))
+    kernel_calls = []
+    model.head.levels[0].cls.template_conv.register_forward_hook(lambda *a: kernel_calls.append(1))
+    tracker = SiamRPNTracker(model)
+    assert isinstance(tracker, Tracker)
+    frames, gt = moving_square_frames(5)
+    boxes, times = track_frames(tracker, frames, gt[0])
+    assert sizes == [127, 255, 255, 255, 255] and len(kernel_calls) == 1
+    assert boxes.shape == (5, 4) and np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:] >= 10)
+
+
+def test_overrides_and_clipping():
+    model = SiamRPN("siamrpn_demo")
+    tracker = SiamRPNTracker(model, {"penalty_k": 0.3, "instance_size": 271})
+    assert tracker.config.penalty_k == 0.3 and tracker.score_size == model.config.score_size_for(271)
+    assert len(tracker.window) == len(tracker.anchors) == 5 * tracker.score_size ** 2
+    with pytest.raises(ValueError, match="penalty"):
+        SiamRPNTracker(model, {"penalty": 0.3})
+    with pytest.raises(ValueError, match="backbone"):
+        SiamRPNTracker(model, {"backbone": "resnet50"})
+    # a tiny box at the image corner: the result stays inside the image and at least 10 pixels wide
+    frames, _ = moving_square_frames(3)
+    boxes, _ = track_frames(tracker, frames, [0.0, 0.0, 4.0, 4.0])
+    cx, cy = boxes[1:, 0] + boxes[1:, 2] / 2, boxes[1:, 1] + boxes[1:, 3] / 2
+    assert np.all(boxes[1:, 2:] >= 10) and np.all((cx >= 0) & (cx <= 240) & (cy >= 0) & (cy <= 180))
+    with pytest.raises(ValueError):
+        tracker.init(frames[0], [10, 10, 0, 5])

@@ -1,0 +1,167 @@
+"""The SiamRPN/SiamRPN++ tracker of the reference implementation (pysot ``tracker/siamrpn_tracker.py``).
+
+Per frame: crop a search window ``round(s_x)`` pixels wide around the last center (mean padding, resized to
+``instance_size``), score all anchors, decode their boxes, penalise scale and aspect-ratio change
+``exp(-(r_c * s_c - 1) * k)``, blend with a Hanning window (tiled over the anchors, not normalised)
+``pscore = penalty * score * (1 - wi) + window * wi``, take the best anchor, move the center fully and
+smooth the size with ``lr = penalty * score * LR``, then clip to the image (size at least 10 pixels).
+The template branch (backbone, neck and the head's template convolutions) runs once per sequence.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tracking.crops import crop_and_resize
+from tracking.models.anchors import generate_anchors
+from tracking.models.config import SiamRPNConfig
+
+# Config fields a tracker may override; the rest describe the network and are fixed by its weights.
+TRACKER_KEYS = ("penalty_k", "window_influence", "lr", "instance_size", "context_amount")
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
+
+
+def tracker_config(config: SiamRPNConfig, overrides: dict | None) -> SiamRPNConfig:
+    """``config`` with tracker hyper-parameters overridden; an unknown or network key raises ValueError."""
+    overrides = dict(overrides or {})
+    bad = sorted(set(overrides) - set(TRACKER_KEYS))
+    if bad:
+        raise ValueError(f"unknown tracker override(s) {bad}; allowed: {list(TRACKER_KEYS)}")
+    return config.replace(**overrides) if overrides else config
+
+
+def to_model_input(patch: np.ndarray, image_format: str) -> np.ndarray:
+    """An RGB uint8 crop (H, W, 3) as the network's (3, H, W) float32 input."""
+    if image_format == "bgr255":
+        return np.ascontiguousarray(patch[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32)
+    if image_format == "rgb_normalized":
+        return ((patch.astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1).copy()
+    raise ValueError(f"unknown image_format {image_format!r}")
+
+
+class SiamRPNTracker:
+    """Tracker protocol (``init(image, box)``, ``update(image) -> box``) around a ``SiamRPN`` network.
+
+    ``config``: None (the model's config), a ``SiamRPNConfig``, or a dict of tracker overrides
+    (``penalty_k``, ``window_influence``, ``lr``, ``instance_size``, ``context_amount``).
+    ``autocast_dtype``: e.g. ``torch.bfloat16`` to run the network under autocast on a GPU.
+    """
+
+    def __init__(self, model, config: SiamRPNConfig | dict | None = None, device="cpu",
+                 autocast_dtype: torch.dtype | None = None, name: str = "SiamRPN++"):
+        if isinstance(config, SiamRPNConfig):
+            self.config = config
+        else:
+            self.config = tracker_config(model.config, config)
+        self.name = name
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.autocast_dtype = autocast_dtype
+        cfg = self.config
+        self.score_size = cfg.score_size
+        self.anchor_num = cfg.anchor_num
+        hanning = np.hanning(self.score_size)
+        self.window = np.tile(np.outer(hanning, hanning).flatten(), self.anchor_num)
+        anchors = generate_anchors(cfg, cfg.instance_size)
+        anchors[:, :2] -= cfg.instance_size // 2  # relative to the crop center
+        self.anchors = anchors
+        self.center = None
+        self.size = None
+        self.last_score = None
+
+    # ------------------------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _crop(self, image: np.ndarray, window: float, output_size: int) -> torch.Tensor:
+        patch = crop_and_resize(image, self.center, window, output_size, fill=self.channel_average)
+        array = to_model_input(patch, self.config.image_format)
+        return torch.from_numpy(array)[None].to(self.device, non_blocking=True)
+
+    @staticmethod
+    def _as_rgb(image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an H x W x 3 RGB image, got shape {image.shape}")
+        return image
+
+    def _context_window(self) -> float:
+        context = self.config.context_amount * float(np.sum(self.size))
+        return float(np.sqrt((self.size[0] + context) * (self.size[1] + context)))
+
+    # ------------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def init(self, image: np.ndarray, box) -> None:
+        image = self._as_rgb(image)
+        box = np.asarray(box, dtype=np.float64)
+        if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+            raise ValueError(f"initial box must be finite x, y, w, h with w, h > 0, got {box}")
+        self.center = np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
+        self.size = np.array([box[2], box[3]])
+        self.channel_average = np.mean(image, axis=(0, 1))
+        exemplar_window = round(self._context_window())
+        template = self._crop(image, exemplar_window, self.config.exemplar_size)
+        with self._autocast():
+            self.template_features = self.model.template_features(template)
+
+    @torch.inference_mode()
+    def update(self, image: np.ndarray) -> np.ndarray:
+        if self.center is None:
+            raise RuntimeError("call init() before update()")
+        image = self._as_rgb(image)
+        cfg = self.config
+        s_z = self._context_window()
+        scale_z = cfg.exemplar_size / s_z
+        s_x = s_z * (cfg.instance_size / cfg.exemplar_size)
+        search = self._crop(image, round(s_x), cfg.instance_size)
+        with self._autocast():
+            cls, loc = self.model.track_features(self.template_features, search)
+        score = F.softmax(cls[0].float().reshape(2, -1), dim=0)[1].cpu().numpy()
+        delta = loc[0].float().reshape(4, -1).cpu().numpy()
+
+        anchors = self.anchors
+        pred_cx = delta[0] * anchors[:, 2] + anchors[:, 0]
+        pred_cy = delta[1] * anchors[:, 3] + anchors[:, 1]
+        pred_w = np.exp(delta[2]) * anchors[:, 2]
+        pred_h = np.exp(delta[3]) * anchors[:, 3]
+
+        def change(ratio):
+            return np.maximum(ratio, 1.0 / ratio)
+
+        def padded_size(w, h):
+            pad = (w + h) * 0.5
+            return np.sqrt((w + pad) * (h + pad))
+
+        scale_change = change(padded_size(pred_w, pred_h) /
+                              padded_size(self.size[0] * scale_z, self.size[1] * scale_z))
+        ratio_change = change((self.size[0] / self.size[1]) / (pred_w / pred_h))
+        penalty = np.exp(-(ratio_change * scale_change - 1) * cfg.penalty_k)
+        pscore = penalty * score * (1 - cfg.window_influence) + self.window * cfg.window_influence
+        best = int(np.argmax(pscore))
+
+        lr = penalty[best] * score[best] * cfg.lr
+        cx = pred_cx[best] / scale_z + self.center[0]
+        cy = pred_cy[best] / scale_z + self.center[1]
+        width = self.size[0] * (1 - lr) + pred_w[best] / scale_z * lr
+        height = self.size[1] * (1 - lr) + pred_h[best] / scale_z * lr
+
+        image_height, image_width = image.shape[:2]
+        cx = max(0.0, min(float(cx), image_width))
+        cy = max(0.0, min(float(cy), image_height))
+        width = max(10.0, min(float(width), image_width))
+        height = max(10.0, min(float(height), image_height))
+
+        self.center = np.array([cx, cy])
+        self.size = np.array([width, height])
+        self.last_score = float(score[best])
+        # the reference reports x = cx - w / 2 (while init used cx = x + (w - 1) / 2)
+        return np.array([cx - width / 2, cy - height / 2, width, height])
