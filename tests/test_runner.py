@@ -268,3 +268,60 @@ def test_run_vot_supervised_repetitions_resume(vot_root, tmp_path):
     again = run_vot_supervised(_scripted(sequence, {5}), benchmark, tmp_path, "T", "VOT", repetitions=2,
                                progress=False)
     assert again.skipped == ["vidA"] and again.tracked == []
+
+
+# --- run, score, report; the eval command ---------------------------------------------------------------------------
+
+def test_evaluate_tracker_scores_equal_scoring_the_written_results(otb_root, tmp_path):
+    import json
+
+    from tracking.evaluation.runner import evaluate_tracker
+    from tracking.evaluation.scoring import score_ope
+    from tracking.trackers.baselines import NCCTracker
+
+    benchmark = open_benchmark("otb", otb_root)
+    evaluation = evaluate_tracker("otb", NCCTracker(), benchmark, tmp_path, "NCC", progress=False)
+    assert evaluation.bench_name == "OTB"
+    reference = score_ope(benchmark, tmp_path / "results" / "OTB" / "NCC", "NCC", progress=False)
+    for key in ("success_auc", "precision_20", "success_rate_50", "norm_precision_auc"):
+        assert evaluation.scores[key] == pytest.approx(reference.overall[key], abs=1e-12)
+    report_dir = tmp_path / "reports" / "OTB" / "NCC"
+    performance = json.loads((report_dir / "performance.json").read_text())
+    assert performance["NCC"]["overall"]["success_score"] == pytest.approx(reference.overall["success_auc"])
+    assert set(performance["NCC"]["seq_wise"]) == {"Seq0", "Seq1", "Seq2"}
+    assert (report_dir / "success_plot.png").stat().st_size > 0 and (report_dir / "precision_plot.png").exists()
+    assert evaluation.table.splitlines()[2].split()[0] == "NCC"
+    assert f"{reference.overall['success_auc']:.3f}" in evaluation.table
+
+
+def test_evaluate_command_with_baseline_resumes(otb_root, tmp_path, capsys):
+    from experiments import evaluate
+
+    args = ["otb", "--ckpt", "baseline:firstbox", "--data", str(otb_root), "--out", str(tmp_path),
+            "--max-sequences", "2", "--no-progress"]
+    first = evaluate.main(args)
+    output = capsys.readouterr().out
+    assert first.tracker_name == "FirstBox" and first.run.tracked == ["Seq0", "Seq1"]
+    assert "Success AUC" in output and "FirstBox" in output
+    assert sorted(p.name for p in (tmp_path / "results" / "OTB" / "FirstBox").glob("*.txt")) == \
+        ["Seq0.txt", "Seq1.txt"]
+    assert first.report.missing == []  # only the selected sequences are scored
+    second = evaluate.main(args + ["--name", "FirstBox"])
+    assert second.run.tracked == [] and second.run.skipped == ["Seq0", "Seq1"]
+    assert "already done (resumed)" in capsys.readouterr().out
+    assert second.scores == first.scores
+
+
+def test_evaluate_command_vot_and_override_errors(vot_root, otb_root, tmp_path):
+    from experiments import evaluate
+
+    evaluation = evaluate.main(["vot", "--ckpt", "baseline:ncc", "--data", str(vot_root), "--out", str(tmp_path),
+                                "--name", "ncc-small", "--set", "exemplar_size=15", "--no-progress"])
+    assert (tmp_path / "results" / "VOT" / "ncc-small" / "baseline" / "vidA" / "vidA_001.txt").is_file()
+    assert {"accuracy", "robustness", "failures", "eao"} <= set(evaluation.scores)
+    assert (tmp_path / "reports" / "VOT" / "ncc-small" / "performance.json").is_file()
+    with pytest.raises(ValueError, match="unknown override.*penalty_q"):
+        evaluate.main(["vot", "--ckpt", "baseline:ncc", "--data", str(vot_root), "--out", str(tmp_path),
+                       "--set", "penalty_q=1"])
+    with pytest.raises(ValueError, match="unknown baseline"):
+        evaluate.main(["otb", "--ckpt", "baseline:kcf", "--data", str(otb_root), "--out", str(tmp_path)])

@@ -286,3 +286,132 @@ def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tra
             summary.seconds += float(np.nansum(times))
         (summary.tracked if sequence is not None else summary.skipped).append(name)
     return summary
+
+
+# --- run, score, report ---------------------------------------------------------------------------------------------
+
+KINDS = ("otb", "vot", "uav123", "lasot", "got10k")
+TABLE_COLUMNS = {
+    "ope": {"success_auc": "Success AUC", "precision_20": "Prec@20", "success_rate_50": "SR@0.5",
+            "norm_precision_auc": "NPrec AUC", "norm_precision_20": "NPrec@0.2"},
+    "vot": {"accuracy": "Accuracy", "robustness": "Robustness", "failures": "Failures", "eao": "EAO"},
+    "got10k": {"ao": "AO", "sr50": "SR@0.5", "sr75": "SR@0.75"},
+}
+
+
+def default_bench_name(kind: str, benchmark: Benchmark | None = None) -> str:
+    """got10k's result-folder names: ``OTB2015`` (``OTB`` for an unversioned root), ``VOT2018``, ``GOT-10k``,
+    ``LaSOT``, ``UAV123`` / ``UAV20L``."""
+    kind = _normalized_kind(kind)
+    if kind == "otb":
+        version = getattr(benchmark, "version", None)
+        return f"OTB{version}" if version is not None else "OTB"
+    if kind == "vot":
+        version = getattr(benchmark, "version", None)
+        return f"VOT{version}" if version is not None else "VOT"
+    if kind == "uav123":
+        return str(getattr(benchmark, "variant", "UAV123"))
+    return {"lasot": "LaSOT", "got10k": "GOT-10k"}[kind]
+
+
+def _normalized_kind(kind: str) -> str:
+    key = kind.lower().replace("-", "").replace("_", "")
+    if key not in KINDS:
+        raise ValueError(f"unknown benchmark kind {kind!r}; use one of {', '.join(KINDS)}")
+    return key
+
+
+def scalar_scores(overall: dict) -> dict[str, float]:
+    """The scalar numbers of a report's ``overall`` (curves and intervals left out)."""
+    scalars = {}
+    for key, value in overall.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            continue
+        scalars[key] = float(value)
+    return scalars
+
+
+@dataclass
+class Evaluation:
+    """A finished evaluation: the run, the scores (``tracking.evaluation.scoring.Report``), the report files."""
+
+    kind: str
+    bench_name: str
+    tracker_name: str
+    run: RunSummary
+    report: object
+    table: str
+    report_dir: Path
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return scalar_scores(self.report.overall)
+
+
+def score_run(kind: str, sequences, result_dir, tracker_name: str, progress: bool = False):
+    """Score the result files of one run with the benchmark's scorer (``tracking.evaluation.scoring``)."""
+    from tracking.evaluation.scoring import SCORERS
+
+    return SCORERS[_normalized_kind(kind)](sequences, result_dir, tracker_name, progress=progress)
+
+
+def format_report_table(reports, kind: str) -> str:
+    """One row per report: tracker name, the benchmark's headline scores, speed, sequence count."""
+    from tracking.evaluation.report import format_table
+
+    protocol = {"vot": "vot", "got10k": "got10k"}.get(_normalized_kind(kind), "ope")
+    rows = []
+    for report in reports:
+        row = {"Tracker": report.tracker_name}
+        for key, title in TABLE_COLUMNS[protocol].items():
+            row[title] = float(report.overall.get(key, float("nan")))
+        row["FPS"] = float(report.overall.get("speed_fps", float("nan")))
+        row["Seqs"] = int(report.overall.get("num_sequences", 0))
+        rows.append(row)
+    return format_table(rows)
+
+
+def write_run_reports(report, reports_root, bench_name: str) -> list[Path]:
+    """``<reports_root>/<bench>/<tracker>/performance.json`` (got10k layout) and the success/precision plots."""
+    from tracking.evaluation.report import plot_curves, write_performance_json
+
+    extra = {"protocol": report.protocol, "missing": list(report.missing)}
+    if report.per_attribute:
+        extra["per_attribute"] = report.per_attribute
+    if report.per_tag:
+        extra["per_tag"] = report.per_tag
+    files = [write_performance_json(reports_root, report.tracker_name, report.overall, report.per_sequence,
+                                    bench_name, extra=extra)]
+    if report.overall.get("success_curve") is not None:
+        files += plot_curves({report.tracker_name: report.overall}, Path(reports_root) / bench_name /
+                             report.tracker_name, title_suffix=f"on {bench_name}")
+    return files
+
+
+def evaluate_tracker(kind: str, tracker: Tracker, benchmark: Benchmark, out_dir, tracker_name: str,
+                     bench_name: str | None = None, progress: bool = True, max_sequences: int | None = None,
+                     repetitions: int = 1) -> Evaluation:
+    """Track (resumably), score and report: the whole of ``make eval-<kind>``.
+
+    Results go to ``<out_dir>/results/<bench>/<tracker_name>/`` and reports to
+    ``<out_dir>/reports/<bench>/<tracker_name>/`` (``performance.json``, ``success_plot.png``,
+    ``precision_plot.png``). VOT runs the supervised experiment, the others one-pass evaluation.
+    """
+    kind = _normalized_kind(kind)
+    bench_name = bench_name or default_bench_name(kind, benchmark)
+    out_dir = Path(out_dir)
+    results_root, reports_root = out_dir / "results", out_dir / "reports"
+    if kind == "vot":
+        run = run_vot_supervised(tracker, benchmark, results_root, tracker_name, bench_name,
+                                 repetitions=repetitions, progress=progress, max_sequences=max_sequences)
+    else:
+        run = run_ope(tracker, benchmark, results_root, tracker_name, bench_name, progress=progress,
+                      max_sequences=max_sequences)
+    names = _selected_names(benchmark, max_sequences)
+    sequences = [benchmark[name] for name in names] if max_sequences is not None else benchmark
+    result_dir = run.result_dir.parent if kind == "vot" else run.result_dir
+    report = score_run(kind, sequences, result_dir, tracker_name, progress=progress)
+    files = write_run_reports(report, reports_root, bench_name)
+    return Evaluation(kind, bench_name, tracker_name, run, report, format_report_table([report], kind),
+                      reports_root / bench_name / tracker_name, files)

@@ -1,0 +1,125 @@
+"""From a checkpoint (or a baseline's name) to a ready tracker.
+
+Contract with every suite LightningModule: ``on_save_checkpoint`` writes ``checkpoint["suite"] = {"module":
+"<dotted.path.ClassName>"}`` and the class implements ``build_tracker(**overrides) -> Tracker`` (raising on
+unknown override keys). :func:`load_tracker` imports that class, restores it with Lightning's
+``load_from_checkpoint`` and asks it for its tracker, so evaluation never needs to know which model it runs.
+
+``baseline:firstbox`` and ``baseline:ncc`` name the baseline trackers of ``tracking.trackers.baselines`` instead of a
+file (overrides go to their constructors).
+
+Checkpoints are pickles: load only files you trust (as with ``torch.load`` / Lightning).
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import torch
+import yaml
+
+from tracking.errors import DataError
+from tracking.tracker import Tracker
+
+BASELINE_PREFIX = "baseline:"
+
+
+def _baselines() -> dict:
+    from tracking.trackers.baselines import FirstBoxTracker, NCCTracker
+
+    return {"firstbox": FirstBoxTracker, "ncc": NCCTracker}
+
+
+def parse_overrides(items) -> dict:
+    """``["penalty_k=0.04", "lr=0.3"]`` -> ``{"penalty_k": 0.04, "lr": 0.3}`` (values parsed as YAML scalars)."""
+    overrides = {}
+    for item in items or []:
+        key, separator, value = str(item).partition("=")
+        key = key.strip()
+        if not separator or not key:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        overrides[key] = yaml.safe_load(value) if value.strip() else ""
+    return overrides
+
+
+def is_baseline(checkpoint) -> bool:
+    return isinstance(checkpoint, str) and checkpoint.lower().startswith(BASELINE_PREFIX)
+
+
+def build_baseline(spec: str, overrides: dict | None = None) -> Tracker:
+    """``baseline:firstbox`` / ``baseline:ncc`` with constructor ``overrides``; unknown names or keys raise."""
+    name = spec[len(BASELINE_PREFIX):].strip().lower() if is_baseline(spec) else spec.strip().lower()
+    baselines = _baselines()
+    if name not in baselines:
+        raise ValueError(f"unknown baseline {spec!r}; use one of "
+                         f"{', '.join(BASELINE_PREFIX + key for key in sorted(baselines))}")
+    tracker_class = baselines[name]
+    accepted = [p for p in inspect.signature(tracker_class).parameters if p != "self"]
+    unknown = sorted(set(overrides or {}) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown override(s) {', '.join(unknown)} for {tracker_class.__name__}; "
+                         f"accepted: {', '.join(accepted) or 'none'}")
+    return tracker_class(**(overrides or {}))
+
+
+def checkpoint_module_path(checkpoint_path) -> str:
+    """The dotted class path a suite checkpoint names in its ``"suite"`` entry (clear errors otherwise)."""
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        raise DataError(path, "checkpoint file does not exist" if not path.exists() else "checkpoint is not a file")
+    try:
+        # mmap: the tensors are not read, only the small pickled dict around them
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # noqa: BLE001
+            raise DataError(path, f"cannot read checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(checkpoint, dict):
+        raise DataError(path, f"checkpoint holds a {type(checkpoint).__name__}, not a Lightning checkpoint dict")
+    suite = checkpoint.get("suite")
+    if not isinstance(suite, dict) or not isinstance(suite.get("module"), str):
+        raise DataError(path, 'checkpoint has no "suite" entry naming its LightningModule: it was not written by '
+                              "a suite module (convert reference pysot weights with `make import-pysot`)")
+    return suite["module"]
+
+
+def import_module_class(dotted: str, checkpoint_path=None):
+    module_name, _, class_name = dotted.rpartition(".")
+    try:
+        module_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise DataError(checkpoint_path, f'"suite" entry names {dotted!r}, which cannot be imported ({error})') \
+            from None
+    if not hasattr(module_class, "load_from_checkpoint") or not hasattr(module_class, "build_tracker"):
+        raise DataError(checkpoint_path, f"{dotted} is not a suite LightningModule (needs load_from_checkpoint "
+                                         "and build_tracker)")
+    return module_class
+
+
+def load_module(checkpoint_path, device: str | torch.device = "cpu"):
+    """The suite LightningModule restored from a checkpoint, in eval mode on ``device``."""
+    module_class = import_module_class(checkpoint_module_path(checkpoint_path), checkpoint_path)
+    device = torch.device(device)
+    module = module_class.load_from_checkpoint(str(checkpoint_path), map_location=device)
+    return module.to(device).eval()
+
+
+def load_tracker(ckpt, overrides: dict | None = None, device: str | torch.device = "cpu") -> Tracker:
+    """A tracker from a suite checkpoint path, or ``baseline:firstbox`` / ``baseline:ncc``.
+
+    ``overrides`` are tracker hyper-parameters passed to ``build_tracker`` (the module raises on unknown keys).
+    """
+    overrides = dict(overrides or {})
+    if is_baseline(ckpt):
+        return build_baseline(ckpt, overrides)
+    module = load_module(ckpt, device)
+    return module.build_tracker(**overrides)
+
+
+def default_tracker_name(ckpt) -> str:
+    """The checkpoint file's stem (``epoch=19.ckpt`` -> ``epoch=19``), or the baseline's name (``NCC``)."""
+    if is_baseline(ckpt):
+        return build_baseline(ckpt).name
+    return Path(ckpt).stem
