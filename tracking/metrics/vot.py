@@ -122,7 +122,8 @@ def _clipped_polygons(corners: np.ndarray, bound) -> np.ndarray:
     polygons = shapely.polygons(corners.reshape(-1, 4, 2))
     if bound is not None:
         xs, ys = corners[:, 0::2], corners[:, 1::2]
-        outside = (xs.min(axis=1) < 0) | (ys.min(axis=1) < 0) | (xs.max(axis=1) > bound[0]) | (ys.max(axis=1) > bound[1])
+        outside = ((xs.min(axis=1) < 0) | (ys.min(axis=1) < 0)
+                   | (xs.max(axis=1) > bound[0]) | (ys.max(axis=1) > bound[1]))
         if outside.any():  # clipping a polygon inside the image would not change it
             polygons[outside] = shapely.intersection(polygons[outside], shapely.box(0, 0, bound[0], bound[1]))
     return polygons
