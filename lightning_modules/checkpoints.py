@@ -32,15 +32,25 @@ def _baselines() -> dict:
 
 
 def parse_overrides(items) -> dict:
-    """``["penalty_k=0.04", "lr=0.3"]`` -> ``{"penalty_k": 0.04, "lr": 0.3}`` (values parsed as YAML scalars)."""
+    """``["penalty_k=0.04", "lr=0.3"]`` -> ``{"penalty_k": 0.04, "lr": 0.3}`` (numbers, else YAML scalars)."""
     overrides = {}
     for item in items or []:
         key, separator, value = str(item).partition("=")
         key = key.strip()
         if not separator or not key:
             raise ValueError(f"override {item!r} is not of the form key=value")
-        overrides[key] = yaml.safe_load(value) if value.strip() else ""
+        overrides[key] = _parse_value(value.strip())
     return overrides
+
+
+def _parse_value(text: str):
+    # numbers first: YAML 1.1 reads "3e-1" as a string
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text) if text else ""
 
 
 def is_baseline(checkpoint) -> bool:
