@@ -252,3 +252,30 @@ def test_parse_overrides():
         {"penalty_k": 0.04, "lr": 0.3, "name": "abc", "flag": True}
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(["penalty_k"])
+
+
+class RecordRank(pl.Callback):
+    """Saves what each rank saw: the logged score, its evaluation history, how often it built a tracker."""
+
+    def __init__(self, directory):
+        self.directory = str(directory)
+
+    def on_train_end(self, trainer, pl_module):
+        evaluation = next(c for c in trainer.callbacks if isinstance(c, BenchmarkEvaluation))
+        record = {"auc": float(trainer.callback_metrics["eval/otb/success_auc"]), "built": pl_module.built,
+                  "history": len(evaluation.history)}
+        torch.save(record, f"{self.directory}/rank{trainer.global_rank}.pt")
+
+
+@pytest.mark.timeout(300)
+def test_callback_under_ddp_rank_zero_evaluates_every_rank_logs(tiny_otb, tmp_path):
+    callback = BenchmarkEvaluation("otb", tiny_otb, max_sequences=2, out_dir=tmp_path / "ev", progress=False,
+                                   log_plot=False)
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", max_epochs=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[callback, RecordRank(tmp_path)])
+    trainer.fit(TinyTrackingModule(), _loader())
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    assert ranks[0]["auc"] == ranks[1]["auc"]
+    assert [r["built"] for r in ranks] == [1, 0] and [r["history"] for r in ranks] == [1, 0]
+    assert len(list((tmp_path / "ev").iterdir())) == 1
