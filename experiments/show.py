@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seq", required=True, help="sequence folder or <benchmark>:<root>:<name>")
     parser.add_argument("--results", nargs="+", required=True, metavar="DIR", help="tracker result folders")
-    parser.add_argument("--out", required=True, help="output .gif or .mp4")
+    parser.add_argument("--out", required=True,
+                        help="output .gif or .mp4 file, or a folder (then <folder>/<sequence>.gif)")
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--max-frames", type=int, default=None, help="render only the first N frames")
     parser.add_argument("--scale", type=float, default=None, help="resize factor (default: enlarge small frames)")
@@ -134,9 +135,12 @@ def main(argv=None) -> Path:
     from tracking.visualize import write_video
 
     args = build_parser().parse_args(argv)
-    if Path(args.out).suffix.lower() not in (".gif", ".mp4"):
-        raise ValueError(f"--out {args.out}: use a .gif or .mp4 file name")
+    out = Path(args.out)
+    if out.suffix and out.suffix.lower() not in (".gif", ".mp4"):
+        raise ValueError(f"--out {args.out}: use a .gif or .mp4 file name, or a folder")
     sequence = load_sequence(args.seq)
+    if not out.suffix:  # a folder, e.g. the Makefile's default OUT=outputs
+        out = out / f"{sequence.name}.gif"
     results = {}
     for folder in args.results:
         label = tracker_label(folder)
@@ -144,7 +148,7 @@ def main(argv=None) -> Path:
             label += "'"
         results[label] = load_result(folder, sequence)
     frames = render(sequence, results, args.fps, args.max_frames, args.scale, progress=not args.no_progress)
-    path = write_video(frames, args.out, args.fps)
+    path = write_video(frames, out, args.fps)
     print(f"wrote {path} ({len(frames)} frames, {', '.join(results)})")
     return path
 

@@ -145,3 +145,9 @@ def test_show_errors_name_the_file(tracked, tmp_path):
         show.load_sequence(str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match=".gif or .mp4"):
         show.main(["--seq", str(tracked / "otb" / "Clip0"), "--results", str(tmp_path), "--out", "x.avi"])
+
+
+def test_show_out_folder_gets_the_sequence_name(tracked, tmp_path):
+    out = show.main(["--seq", str(tracked / "otb" / "Clip0"), "--results", str(tracked / "results/OTB/NCC"),
+                     "--out", str(tmp_path / "outputs"), "--no-progress", "--scale", "1"])
+    assert out == tmp_path / "outputs" / "Clip0.gif" and iio.imread(out).shape == (6, 64, 80, 3)
