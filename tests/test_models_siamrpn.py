@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from tracking.errors import DataError
 from tracking.models import PRESETS, SiamRPN, SiamRPNConfig, config_from_dict, get_config
 from tracking.models.anchors import anchor_shapes, generate_anchors
 from tracking.models.backbones import AlexNetLegacy, MobileNetV2Backbone, ResNetBackbone
@@ -16,8 +18,13 @@ def count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+# Shape-only checks build the big networks on the meta device: no memory, no initialisation, no compute.
+META = torch.device("meta")
+
+
 def test_r50_dw_parameter_counts_match_the_reference():
-    model = SiamRPN("siamrpn_r50_l234_dwxcorr")  # built, never run: fast
+    with META:
+        model = SiamRPN("siamrpn_r50_l234_dwxcorr")
     assert count(model) == 53_950_624
     assert count(model.backbone) == 45_528_128
     assert count(model.neck) == 919_040
@@ -26,19 +33,22 @@ def test_r50_dw_parameter_counts_match_the_reference():
 
 def test_torchvision_layout_has_torchvision_parameter_names_and_shapes():
     torchvision = pytest.importorskip("torchvision")
-    ours = ResNetBackbone("resnet50", used_layers=(2, 3, 4), layout="torchvision").state_dict()
-    reference = {k: v for k, v in torchvision.models.resnet50().state_dict().items() if not k.startswith("fc.")}
+    with META:
+        ours = ResNetBackbone("resnet50", used_layers=(2, 3, 4), layout="torchvision").state_dict()
+        reference = {k: v for k, v in torchvision.models.resnet50().state_dict().items() if not k.startswith("fc.")}
     assert set(ours) == set(reference)
     assert all(ours[k].shape == reference[k].shape for k in ours)
     assert sum(v.numel() for k, v in ours.items() if "running" not in k and "num_batches" not in k) == 23_508_032
     # ResNet-18 too (BasicBlock)
-    ours18 = ResNetBackbone("resnet18", used_layers=(2, 3, 4), layout="torchvision").state_dict()
-    ref18 = {k: v for k, v in torchvision.models.resnet18().state_dict().items() if not k.startswith("fc.")}
+    with META:
+        ours18 = ResNetBackbone("resnet18", used_layers=(2, 3, 4), layout="torchvision").state_dict()
+        ref18 = {k: v for k, v in torchvision.models.resnet18().state_dict().items() if not k.startswith("fc.")}
     assert set(ours18) == set(ref18) and all(ours18[k].shape == ref18[k].shape for k in ours18)
 
 
 def test_pysot_layout_downsample_convs_and_dilations():
-    net = ResNetBackbone("resnet50", used_layers=(2, 3, 4), layout="pysot")
+    with META:
+        net = ResNetBackbone("resnet50", used_layers=(2, 3, 4), layout="pysot")
     assert net.conv1.padding == (0, 0)
     ds2, ds3, ds4 = net.layer2[0].downsample[0], net.layer3[0].downsample[0], net.layer4[0].downsample[0]
     assert (ds2.kernel_size, ds2.stride, ds2.padding, ds2.dilation) == ((3, 3), (2, 2), (0, 0), (1, 1))
@@ -51,12 +61,12 @@ def test_pysot_layout_downsample_convs_and_dilations():
     assert net.layer4[2].conv2.padding == (4, 4)
 
 
-@pytest.mark.parametrize("depth", ["resnet18", "resnet50"])  # resnet34: the same BasicBlock code as 18
+@pytest.mark.parametrize("depth", ["resnet18", "resnet34", "resnet50"])
 @pytest.mark.parametrize("layout", ["pysot", "torchvision"])
 def test_resnet_feature_sizes_15_and_31(depth, layout):
-    net = ResNetBackbone(depth, used_layers=(2, 3, 4), layout=layout).eval()
     expansion = 4 if depth == "resnet50" else 1
-    with torch.no_grad():
+    with META:
+        net = ResNetBackbone(depth, used_layers=(2, 3, 4), layout=layout).eval()
         template = net(torch.zeros(1, 3, 127, 127))
         search = net(torch.zeros(1, 3, 255, 255))
     assert [t.shape[1] for t in template] == [128 * expansion, 256 * expansion, 512 * expansion]
@@ -65,17 +75,29 @@ def test_resnet_feature_sizes_15_and_31(depth, layout):
     assert all(s.shape[2:] == (31, 31) for s in search)
 
 
-def test_alexnet_and_mobilenet_layouts():
-    alex = AlexNetLegacy().eval()
-    assert count(alex) == 3_749_952
-    assert all(m.groups == 1 for m in alex.modules() if isinstance(m, nn.Conv2d))
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in alex.modules()) == 5
+def test_torchvision_layout_downsample_is_centre_aligned():
+    """layer2's 1x1 stride-2 shortcut reads the centre pixel of each unpadded 3x3 stride-2 window."""
+    torch.manual_seed(0)
+    net = ResNetBackbone("resnet18", used_layers=(2,), layout="torchvision").eval()
+    block = net.layer2[0]
+    x = torch.randn(1, 64, 31, 31)
     with torch.no_grad():
+        shortcut = block.downsample(x)
+        by_hand = block.downsample[1](F.conv2d(x, block.downsample[0].weight)[:, :, 1:30:2, 1:30:2])
+    assert shortcut.shape[2:] == block.bn1(block.conv1(x)).shape[2:] == (15, 15)
+    assert torch.allclose(shortcut, by_hand, atol=1e-5)
+
+
+def test_alexnet_and_mobilenet_layouts():
+    with META:
+        alex = AlexNetLegacy().eval()
+        assert count(alex) == 3_749_952
+        assert all(m.groups == 1 for m in alex.modules() if isinstance(m, nn.Conv2d))
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in alex.modules()) == 5
         assert alex(torch.zeros(1, 3, 127, 127))[0].shape == (1, 256, 6, 6)
         assert alex(torch.zeros(1, 3, 287, 287))[0].shape == (1, 256, 26, 26)
-    mobile = MobileNetV2Backbone(width_mult=1.4, used_layers=(3, 5, 7)).eval()
-    assert mobile.out_channels == [44, 134, 448]
-    with torch.no_grad():
+        mobile = MobileNetV2Backbone(width_mult=1.4, used_layers=(3, 5, 7)).eval()
+        assert mobile.out_channels == [44, 134, 448]
         outputs = mobile(torch.zeros(1, 3, 127, 127))
     assert [tuple(o.shape[1:]) for o in outputs] == [(44, 15, 15), (134, 15, 15), (448, 15, 15)]
 
@@ -147,16 +169,14 @@ def test_anchor_shapes_and_grid():
     assert alex.score_size == 21 and alex.score_size_for(255) == 17
 
 
-@pytest.mark.parametrize("name, size, score", [("siamrpn_alex_dwxcorr", 287, 21), ("siamrpn_table1_alex_up", 255, 17),
-                                               ("siamrpn_demo", None, None)])
-def test_small_models_run_at_their_score_size(name, size, score):
-    model = SiamRPN(name).eval()
-    cfg = model.config
-    size = size or cfg.instance_size
-    score = score or cfg.score_size_for(size)
+def test_up_channel_model_runs_for_real():
+    """Real compute through SiamRPN's up-channel head (the meta-device shape tests never run the kernels)."""
+    torch.manual_seed(0)
+    model = SiamRPN(PRESETS["siamrpn_table1_alex_up"].replace(backbone_width_mult=0.25)).eval()
     with torch.no_grad():
-        cls, loc = model(torch.zeros(2, 3, cfg.exemplar_size, cfg.exemplar_size), torch.zeros(2, 3, size, size))
-    assert cls.shape == (2, 10, score, score) and loc.shape == (2, 20, score, score)
+        cls, loc = model(torch.randn(2, 3, 127, 127), torch.randn(2, 3, 255, 255))
+    assert cls.shape == (2, 10, 17, 17) and loc.shape == (2, 20, 17, 17)
+    assert torch.isfinite(cls).all() and not torch.equal(cls[0], cls[1])
 
 
 def test_template_features_then_track_equals_forward():
@@ -201,3 +221,52 @@ def test_config_round_trip_and_errors():
     alex = PRESETS["siamrpn_alex_dwxcorr"]
     assert (alex.penalty_k, alex.window_influence, alex.lr, alex.instance_size, alex.base_size) == (0.16, 0.4, 0.3, 287, 0)
     assert math.isclose(PRESETS["siamrpn_mobilev2_l234_dwxcorr"].backbone_width_mult, 1.4)
+
+
+def _geometry(config):
+    # what decides the map sizes (ResNet/MobileNet levels used share one spatial size, tested above)
+    return (config.backbone, config.head, config.neck_channels is None, config.exemplar_size, config.instance_size,
+            config.train_search_size, config.base_size)
+
+
+SHAPE_PRESETS = ["siamrpn_r50_l234_dwxcorr", "siamrpn_r50_l234_dwxcorr_imagenet", "siamrpn_alex_dwxcorr",
+                 "siamrpn_mobilev2_l234_dwxcorr", "siamrpn_demo", "siamrpn_table1_alex_up", "siamrpn_table1_r50_l4_up"]
+
+
+def test_shape_presets_cover_every_preset_geometry():
+    covered = {_geometry(PRESETS[name]) for name in SHAPE_PRESETS}
+    assert all(_geometry(config) in covered for config in PRESETS.values())
+
+
+@pytest.mark.parametrize("name", SHAPE_PRESETS)
+def test_presets_output_their_configured_score_size(name):
+    """Shapes only (meta tensors, no compute): the network's maps match the anchors' score size."""
+    config = PRESETS[name]
+    with torch.device("meta"):
+        model = SiamRPN(config)
+        for search_size in {config.instance_size, config.train_search_size}:
+            cls, loc = model(torch.empty(2, 3, config.exemplar_size, config.exemplar_size),
+                             torch.empty(2, 3, search_size, search_size))
+            score = config.score_size_for(search_size)
+            assert cls.shape == (2, 2 * config.anchor_num, score, score), (name, search_size)
+            assert loc.shape == (2, 4 * config.anchor_num, score, score), (name, search_size)
+
+
+def test_pretrained_backbone_from_a_torchvision_file(tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    imagenet = torchvision.models.resnet18()
+    path = tmp_path / "resnet18.pth"
+    torch.save(imagenet.state_dict(), path)  # with its fc layer, which the backbone does not use
+    model = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(2, 3), neck_channels=16,
+                                  head_hidden=16, image_format="rgb_normalized", pretrained_backbone=str(path)))
+    model.load_pretrained_backbone()
+    reference = imagenet.state_dict()
+    assert all(torch.equal(v, reference[k]) for k, v in model.backbone.state_dict().items())
+    # the reference's layout cannot take torchvision's 1x1 shortcut weights: a clear error
+    pysot_layout = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18_pysot", used_layers=(2, 3),
+                                         neck_channels=16, head_hidden=16))
+    with pytest.raises(DataError, match="wrong shapes"):
+        pysot_layout.load_pretrained_backbone(str(path))
+    with pytest.raises(DataError, match="not found"):
+        model.load_pretrained_backbone(str(tmp_path / "missing.pth"))

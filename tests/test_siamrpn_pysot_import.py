@@ -47,7 +47,8 @@ def shapes(state):
     ("siamrpn_mobilev2_l234_dwxcorr", [44, 134, 448], False),
 ])
 def test_pysot_names_and_shapes_multi_level(name, channels, weighted):
-    model = SiamRPN(name)
+    with torch.device("meta"):  # names and shapes only
+        model = SiamRPN(name)
     pysot = shapes(suite_to_pysot(model))
     head_neck = {k: v for k, v in pysot.items() if not k.startswith("backbone.")}
     assert head_neck == expected_pysot_head_and_neck(3, channels_in=channels, weighted=weighted)
@@ -84,17 +85,29 @@ def test_pysot_names_alexnet_legacy():
     assert not any(k.startswith("neck.") for k in pysot)
 
 
-@pytest.mark.parametrize("name", ["siamrpn_r50_l234_dwxcorr", "siamrpn_alex_dwxcorr", "siamrpn_mobilev2_l234_dwxcorr",
-                                  "siamrpn_table1_alex_up", "siamrpn_table1_r50_l4_up"])
-def test_round_trip_restores_every_tensor(name):
+def test_round_trip_maps_every_r50_entry_onto_itself():
+    with torch.device("meta"):
+        model = SiamRPN("siamrpn_r50_l234_dwxcorr")
+        restored = pysot_to_suite(suite_to_pysot(model), model)
+    own = model.state_dict()
+    assert list(restored) == list(own) and all(restored[k].shape == own[k].shape for k in own)
+
+
+@pytest.mark.parametrize("config", [
+    PRESETS["siamrpn_alex_dwxcorr"],
+    PRESETS["siamrpn_mobilev2_l234_dwxcorr"].replace(backbone_width_mult=0.35),  # narrow: same names, less init
+    PRESETS["siamrpn_table1_alex_up"].replace(backbone_width_mult=0.25),
+    PRESETS["siamrpn_table1_r50_l4_up"].replace(backbone="resnet18"),
+], ids=["alex_dw", "mobilev2_l234", "alex_up", "r18_l4_up_neck"])
+def test_round_trip_restores_every_tensor(config):
     torch.manual_seed(0)
-    source = SiamRPN(name)
+    source = SiamRPN(config)
     with torch.no_grad():
         for b in source.buffers():
             b.add_(1)
     pysot = {"module." + k: v for k, v in suite_to_pysot(source).items()}  # DataParallel prefix, under state_dict
     torch.manual_seed(1)  # a differently initialised target: every tensor must come from the file
-    target = SiamRPN(name)
+    target = SiamRPN(config)
     restored = pysot_to_suite({"state_dict": pysot, "epoch": torch.tensor(19)}, target)
     target.load_state_dict(restored)
     original = source.state_dict()

@@ -255,3 +255,7 @@ def test_overrides_and_clipping():
     assert np.all(boxes[1:, 2:] >= 10) and np.all((cx >= 0) & (cx <= 240) & (cy >= 0) & (cy <= 180))
     with pytest.raises(ValueError):
         tracker.init(frames[0], [10, 10, 0, 5])
+    # bf16 autocast (as on a GPU) runs the same code path on the CPU
+    half = SiamRPNTracker(model, autocast_dtype=torch.bfloat16)
+    half_boxes, _ = track_frames(half, frames, [60.0, 50.0, 30.0, 30.0])
+    assert np.all(np.isfinite(half_boxes)) and half_boxes.shape == (3, 4)
