@@ -112,7 +112,8 @@ def load_module(checkpoint_path, device: str | torch.device = "cpu"):
     """The suite LightningModule restored from a checkpoint, in eval mode on ``device``."""
     module_class = import_module_class(checkpoint_module_path(checkpoint_path), checkpoint_path)
     device = torch.device(device)
-    module = module_class.load_from_checkpoint(str(checkpoint_path), map_location=device)
+    # suite checkpoints carry their config in hyper_parameters (plain pickled objects): not weights-only
+    module = module_class.load_from_checkpoint(str(checkpoint_path), map_location=device, weights_only=False)
     return module.to(device).eval()
 
 
