@@ -276,7 +276,8 @@ def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tra
             record_file, time_file = vot_result_files(result_dir, name, repetition)
             if record_file.exists():
                 continue
-            sequence = sequence or benchmark[name]
+            if sequence is None:
+                sequence = benchmark[name]
             _checked_init_box(benchmark, sequence)
             record, times = track_supervised(tracker, sequence, progress=progress)
             column = [f"{t:.4f}".replace("nan", "NaN") for t in times]
