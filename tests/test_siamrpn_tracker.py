@@ -1,4 +1,5 @@
-"""SiamRPNTracker against an independent restatement of pysot's SiamRPNTracker (numpy, BGR frames)."""
+"""SiamRPNTracker against an independent restatement of pysot's SiamRPNTracker (numpy, BGR frames), started
+the way pysot's tools/test.py starts it from a ground-truth box."""
 import cv2
 import numpy as np
 import pytest
@@ -187,7 +188,10 @@ def run_both(model, frames_rgb, init_box, overrides=None):
     ours = SiamRPNTracker(model, overrides)
     ref = ReferenceTracker(model, ours.config)
     our_boxes, _ = track_frames(ours, frames_rgb, init_box)
-    ref.init(frames_rgb[0][:, :, ::-1].copy(), init_box)  # the reference reads BGR frames (cv2.imread)
+    # pysot tools/test.py: get_axis_aligned_bbox (cx = x + w/2), then [cx - (w-1)/2, cy - (h-1)/2, w, h]
+    x, y, w, h = init_box
+    cx, cy = x + w / 2, y + h / 2
+    ref.init(frames_rgb[0][:, :, ::-1].copy(), [cx - (w - 1) / 2, cy - (h - 1) / 2, w, h])  # BGR, as cv2.imread
     with torch.no_grad():
         ref_boxes = [init_box] + [ref.track(f[:, :, ::-1].copy()) for f in frames_rgb[1:]]
     return our_boxes, np.asarray(ref_boxes, dtype=np.float64)

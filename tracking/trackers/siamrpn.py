@@ -6,6 +6,7 @@ Per frame: crop a search window ``round(s_x)`` pixels wide around the last cente
 ``pscore = penalty * score * (1 - wi) + window * wi``, take the best anchor, move the center fully and
 smooth the size with ``lr = penalty * score * LR``, then clip to the image (size at least 10 pixels).
 The template branch (backbone, neck and the head's template convolutions) runs once per sequence.
+``init`` takes the ground-truth box as the reference's test script (``tools/test.py``) passes it on.
 """
 from __future__ import annotations
 
@@ -105,7 +106,10 @@ class SiamRPNTracker:
         box = np.asarray(box, dtype=np.float64)
         if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
             raise ValueError(f"initial box must be finite x, y, w, h with w, h > 0, got {box}")
-        self.center = np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
+        # The reference's evaluation (pysot tools/test.py) hands its tracker [cx - (w-1)/2, cy - (h-1)/2, w, h]
+        # with cx = x + w/2 (get_axis_aligned_bbox), and the tracker takes x + (w-1)/2 as the center: so the
+        # center is x + w/2, consistent with the boxes it reports (x = cx - w/2).
+        self.center = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
         self.size = np.array([box[2], box[3]])
         self.channel_average = np.mean(image, axis=(0, 1))
         exemplar_window = round(self._context_window())
@@ -163,5 +167,4 @@ class SiamRPNTracker:
         self.center = np.array([cx, cy])
         self.size = np.array([width, height])
         self.last_score = float(score[best])
-        # the reference reports x = cx - w / 2 (while init used cx = x + (w - 1) / 2)
         return np.array([cx - width / 2, cy - height / 2, width, height])
