@@ -1,7 +1,6 @@
 """SiamRPN++ network components: parameter counts of the reference, feature and score-map sizes, layouts."""
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -270,3 +269,17 @@ def test_pretrained_backbone_from_a_torchvision_file(tmp_path):
         pysot_layout.load_pretrained_backbone(str(path))
     with pytest.raises(DataError, match="not found"):
         model.load_pretrained_backbone(str(tmp_path / "missing.pth"))
+
+
+def test_pretrained_alexnet_from_pysot_legacy_names(tmp_path):
+    torch.manual_seed(0)
+    source = AlexNetLegacy(width_mult=0.25)
+    from tracking.models.pysot_import import suite_key_to_pysot
+
+    config = PRESETS["siamrpn_alex_dwxcorr"]
+    legacy = {suite_key_to_pysot("backbone." + k, config): v for k, v in source.state_dict().items()}
+    assert "backbone.features.14.weight" in legacy
+    torch.save({"state_dict": {"module." + k: v for k, v in legacy.items()}}, tmp_path / "alexnet.pth")
+    target = AlexNetLegacy(width_mult=0.25)
+    target.load_pretrained(str(tmp_path / "alexnet.pth"))
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in target.state_dict().items())

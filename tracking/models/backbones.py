@@ -63,7 +63,7 @@ class Backbone(nn.Module):
         else:
             state_dict = read_state_dict(source)
             where = source
-        state_dict = _strip_prefixes(dict(state_dict))
+        state_dict = self._rename_pretrained(_strip_prefixes(dict(state_dict)))
         own = self.state_dict()
         # classifier and unused deeper stages of the source are not part of this backbone
         usable = {k: v for k, v in state_dict.items() if k in own}
@@ -79,6 +79,9 @@ class Backbone(nn.Module):
 
     def _torchvision_weights(self) -> dict:
         raise DataError("torchvision", f"no torchvision weights for {type(self).__name__}")
+
+    def _rename_pretrained(self, state_dict: dict) -> dict:
+        return state_dict
 
 
 # --------------------------------------------------------------------------------------------- ResNet
@@ -223,6 +226,10 @@ class ResNetBackbone(Backbone):
 
 
 # --------------------------------------------------------------------------------------------- AlexNet
+# pysot 'alexnetlegacy' keeps its layers in one ``features`` Sequential: our layerN.{0: conv, 1: bn} index there
+ALEXNET_LEGACY_FEATURES = {1: (0, 1), 2: (4, 5), 3: (8, 9), 4: (11, 12), 5: (14, 15)}
+
+
 class AlexNetLegacy(Backbone):
     """The reference's 'alexnetlegacy' (SiamRPN's AlexNet): BN after every conv, no groups, no padding.
 
@@ -249,6 +256,16 @@ class AlexNetLegacy(Backbone):
 
     def layer_groups(self) -> dict[str, nn.Module]:
         return {f"layer{i}": getattr(self, f"layer{i}") for i in range(1, 6)}
+
+    def _rename_pretrained(self, state_dict: dict) -> dict:
+        # also accept the 'alexnetlegacy' naming (features.N) besides pysot's 'alexnet' naming (layerN.M)
+        legacy = {f"features.{index}.": f"layer{layer}.{part}."
+                  for layer, indices in ALEXNET_LEGACY_FEATURES.items() for part, index in enumerate(indices)}
+        renamed = {}
+        for key, value in state_dict.items():
+            prefix = next((p for p in legacy if key.startswith(p)), None)
+            renamed[legacy[prefix] + key[len(prefix):] if prefix else key] = value
+        return renamed
 
 
 # --------------------------------------------------------------------------------------------- MobileNetV2

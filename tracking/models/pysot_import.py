@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 
 from tracking.errors import DataError
-
-_ALEX_LEGACY = {1: (0, 1), 2: (4, 5), 3: (8, 9), 4: (11, 12), 5: (14, 15)}  # our layerN.{0,1} -> features.{a,b}
+from tracking.models.backbones import ALEXNET_LEGACY_FEATURES
 _DW_PARTS = {"template_conv.conv": "conv_kernel.0", "template_conv.bn": "conv_kernel.1",
              "search_conv.conv": "conv_search.0", "search_conv.bn": "conv_search.1",
              "fusion.conv": "head.0", "fusion.bn": "head.1", "predict": "head.3"}
@@ -38,7 +37,7 @@ def suite_key_to_pysot(key: str, config, alexnet_legacy: bool = True) -> str:
     if key.startswith("backbone."):
         match = re.fullmatch(r"backbone\.layer(\d)\.([01])\.(.+)", key)
         if config.backbone == "alexnet_legacy" and alexnet_legacy and match:
-            index = _ALEX_LEGACY[int(match.group(1))][int(match.group(2))]
+            index = ALEXNET_LEGACY_FEATURES[int(match.group(1))][int(match.group(2))]
             return f"backbone.features.{index}.{match.group(3)}"
         return key
     match = re.fullmatch(r"neck\.adjust\.(\d+)\.(conv|bn)\.(.+)", key)
