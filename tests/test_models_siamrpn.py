@@ -180,7 +180,7 @@ def test_up_channel_model_runs_for_real():
 
 def test_template_features_then_track_equals_forward():
     torch.manual_seed(1)
-    config = SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(2, 3), neck_channels=32, head_hidden=32)
+    config = SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(2,), neck_channels=32, head_hidden=32)
     model = SiamRPN(config).eval()
     template, search = torch.randn(1, 3, 127, 127), torch.randn(1, 3, 255, 255)
     with torch.no_grad():
