@@ -1,0 +1,143 @@
+"""Sweeps: W&B sweep YAML parsing, the offline grid / random search, and a tiny end-to-end sweep."""
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from experiments import sweep
+from tracking.errors import DataError
+
+
+def _spec(parameters: dict, method: str = "grid", **extra) -> sweep.SweepSpec:
+    config = {"method": method, "metric": {"name": "success_auc", "goal": "maximize"}, "parameters": parameters}
+    config.update(extra)
+    return sweep.parse_sweep(config, "test.yaml")
+
+
+def test_grid_enumerates_every_combination_in_yaml_order():
+    spec = _spec({"penalty_k": {"values": [0.1, 0.2]}, "window_influence": {"value": 0.4},
+                  "lr": {"values": [0.3, 0.35, 0.4]}})
+    trials = sweep.grid_trials(spec)
+    assert len(trials) == 6
+    assert trials[0] == {"penalty_k": 0.1, "window_influence": 0.4, "lr": 0.3}
+    assert trials[1] == {"penalty_k": 0.1, "window_influence": 0.4, "lr": 0.35}  # the last parameter fastest
+    assert trials[-1] == {"penalty_k": 0.2, "window_influence": 0.4, "lr": 0.4}
+    assert len({tuple(t.values()) for t in trials}) == 6
+    assert sweep.local_trials(spec, count=4) == trials[:4]
+    assert sweep.grid_values("n", {"distribution": "int_uniform", "min": 2, "max": 5}) == [2, 3, 4, 5]
+    assert sweep.grid_values("q", {"distribution": "q_uniform", "min": 0.1, "max": 0.3, "q": 0.1}) == [0.1, 0.2, 0.3]
+
+
+def test_random_search_is_seeded_and_respects_each_distribution():
+    spec = _spec({"penalty_k": {"distribution": "log_uniform_values", "min": 0.02, "max": 0.5},
+                  "window_influence": {"min": 0.2, "max": 0.6},
+                  "instance_size": {"min": 239, "max": 271},
+                  "lr": {"values": [0.1, 0.2, 0.3], "probabilities": [0.5, 0.0, 0.5]}}, method="random", run_cap=7)
+    first, again, other = (sweep.local_trials(spec, seed=s) for s in (3, 3, 4))
+    assert len(first) == 7 and first == again and first != other
+    draws = sweep.random_trials(spec, 400, seed=0)
+    penalty = np.array([d["penalty_k"] for d in draws])
+    assert penalty.min() >= 0.02 and penalty.max() <= 0.5
+    # log-uniform: the median sits at the geometric mean of the range, not the arithmetic one
+    assert abs(np.median(penalty) - math.sqrt(0.02 * 0.5)) < 0.03
+    assert all(0.2 <= d["window_influence"] <= 0.6 for d in draws)
+    sizes = {d["instance_size"] for d in draws}
+    assert all(isinstance(s, int) and 239 <= s <= 271 for s in sizes) and len(sizes) > 20
+    assert {d["lr"] for d in draws} == {0.1, 0.3}  # probability 0 is never drawn
+
+
+def test_bad_sweep_files_name_the_file_and_the_problem(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"method": "grid", "metric": {"name": "success_auc"},
+                                    "paramters": {"lr": {"values": [0.1]}}}))
+    with pytest.raises(DataError, match=r"bad\.yaml.*paramters"):
+        sweep.load_sweep(path)
+    path.write_text(yaml.safe_dump({"method": "grid", "metric": {"name": "success_auc"},
+                                    "parameters": {"lr": {"min": 0.1, "max": 0.5}}}))
+    with pytest.raises(DataError, match="grid search: parameter 'lr'"):
+        sweep.load_sweep(path)
+    path.write_text(yaml.safe_dump({"method": "random", "metric": {"name": "success_auc"},
+                                    "parameters": {"lr": {"valus": [0.1]}}}))
+    with pytest.raises(DataError, match=r"parameter 'lr': unknown key\(s\) \['valus'\]"):
+        sweep.load_sweep(path)
+    path.write_text("method: grid\nparameters: [1, 2\n")
+    with pytest.raises(DataError, match=r"bad\.yaml, line \d+: invalid YAML"):
+        sweep.load_sweep(path)
+    with pytest.raises(ValueError, match="unknown sweep 'nope'"):
+        sweep.load_sweep("nope")
+
+
+def test_bundled_sweeps_are_valid_wandb_configs():
+    grid = sweep.load_sweep("siamrpnpp_hyperparameters")
+    assert grid.method == "grid" and grid.metric == "success_auc" and grid.goal == "maximize"
+    assert set(grid.parameters) == {"penalty_k", "window_influence", "lr"}
+    assert len(sweep.grid_trials(grid)) == 4 * 3 * 3
+    random = sweep.load_sweep("siamrpnpp_random")
+    assert random.method == "random" and len(sweep.local_trials(random)) == random.run_cap == 20
+
+
+def test_without_checkpoint_it_explains_what_to_pass(tmp_path):
+    with pytest.raises(SystemExit, match="make demo"):
+        sweep.main(["--out", str(tmp_path / "out"), "--demo-dir", str(tmp_path / "no_demo")])
+
+
+def _tiny_checkpoint(path):
+    import pytorch_lightning as pl
+    import torch
+
+    from lightning_modules.siamrpnpp import SiamRPNppModule
+
+    torch.manual_seed(0)
+    module = SiamRPNppModule("siamrpn_demo")
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(path)
+    return path
+
+
+def test_tiny_sweep_writes_table_plot_and_offline_runs(tmp_path, monkeypatch, capsys):
+    from tracking.benchmarks import OTB
+    from tracking.evaluation.scoring import score_ope
+    from tracking.synthetic import generate_videos, write_otb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    data = tmp_path / "otb"
+    write_otb(generate_videos(5, 2, num_frames=6, size=(120, 160), difficulty="easy"), data)
+    ckpt = _tiny_checkpoint(tmp_path / "random.ckpt")
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "name": "tiny", "method": "grid", "metric": {"name": "success_auc", "goal": "maximize"},
+        "parameters": {"penalty_k": {"values": [0.02, 0.5]}, "window_influence": {"values": [0.1, 0.6]},
+                       "lr": {"value": 0.3}}}))
+    out = tmp_path / "sweep"
+    trials = sweep.main(["--sweep", str(sweep_file), "--out", str(out), "--ckpt", str(ckpt), "--data", str(data),
+                         "--count", "3", "--device", "cpu", "--no-progress"])
+
+    rows = list(csv.DictReader(open(out / "trials.csv")))
+    assert len(rows) == len(trials) == 3
+    parameter_sets = {(r["penalty_k"], r["window_influence"], r["lr"]) for r in rows}
+    assert len(parameter_sets) == 3  # the trials differ in their parameters
+    benchmark = OTB(data)
+    for row, trial in zip(rows, trials):
+        # each trial's number is the scoring of the boxes it tracked with its own parameters
+        result_dir = out / "results" / "OTB" / row["name"]
+        assert float(row["success_auc"]) == pytest.approx(score_ope(benchmark, result_dir, progress=False)
+                                                          .overall["success_auc"], abs=1e-6)
+        assert trial.parameters["penalty_k"] == float(row["penalty_k"])
+    table = (out / "trials.md").read_text()
+    assert sum(line.startswith("| **") for line in table.splitlines()) == 1  # the best row is bold
+    assert len([line for line in table.splitlines() if line.startswith("| ") and "rank" not in line]) == 3
+    assert (out / "sweep_scores.png").stat().st_size > 1000
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 3
+    best = max(rows, key=lambda r: float(r["success_auc"]))
+    printed = capsys.readouterr().out
+    assert f"best: {best['name']}" in printed
+    # a rerun resumes: every sequence of every trial is already tracked, the scores are the same
+    again = sweep.main(["--sweep", str(sweep_file), "--out", str(out), "--ckpt", str(ckpt), "--data", str(data),
+                        "--count", "3", "--device", "cpu", "--no-progress", "--no-wandb"])
+    assert [t.scores["success_auc"] for t in again] == [t.scores["success_auc"] for t in trials]
