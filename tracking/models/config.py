@@ -160,10 +160,6 @@ def get_config(name_or_config) -> SiamRPNConfig:
     return PRESETS[name_or_config]
 
 
-def _r50(**changes) -> SiamRPNConfig:
-    return SiamRPNConfig(**changes)
-
-
 def _table1(name: str, backbone: str, used_layers, head: str, finetune: bool) -> SiamRPNConfig:
     """A row of the SiamRPN++ paper's Table 1 (VOT2018 ablation). The paper's conv3/conv4/conv5 are the
     ResNet's layer2/layer3/layer4. ResNet rows use torchvision's layout so ImageNet weights load."""
@@ -181,23 +177,25 @@ def _table1(name: str, backbone: str, used_layers, head: str, finetune: bool) ->
 def _build_presets() -> dict[str, SiamRPNConfig]:
     presets = {
         # pysot experiments/siamrpn_r50_l234_dwxcorr (VOT): the reference's ResNet-50 layout.
-        "siamrpn_r50_l234_dwxcorr": _r50(name="siamrpn_r50_l234_dwxcorr"),
+        "siamrpn_r50_l234_dwxcorr": SiamRPNConfig(name="siamrpn_r50_l234_dwxcorr"),
         # pysot experiments/siamrpn_r50_l234_dwxcorr_otb: unweighted layer fusion, OTB tracker parameters.
-        "siamrpn_r50_l234_dwxcorr_otb": _r50(name="siamrpn_r50_l234_dwxcorr_otb", weighted=False,
+        "siamrpn_r50_l234_dwxcorr_otb": SiamRPNConfig(name="siamrpn_r50_l234_dwxcorr_otb", weighted=False,
                                              penalty_k=0.24, window_influence=0.5, lr=0.25),
-        # pysot experiments/siamrpn_alex_dwxcorr: alexnetlegacy, no neck, one depth-wise head, 287 search.
+        # pysot experiments/siamrpn_alex_dwxcorr: alexnetlegacy, no neck, one depth-wise head, 287 search;
+        # fine-tuning of layer4-5 at 1x from pysot's siamrpn_alex_dwxcorr_16gpu training config.
         "siamrpn_alex_dwxcorr": SiamRPNConfig(
             name="siamrpn_alex_dwxcorr", backbone="alexnet_legacy", used_layers=(5,), neck_channels=None,
             weighted=False, base_size=0, instance_size=287, penalty_k=0.16, window_influence=0.40, lr=0.30,
             backbone_train_layers=("layer4", "layer5"), backbone_lr_scale=1.0),
         # pysot experiments/siamrpn_mobilev2_l234_dwxcorr: width 1.4, layers 3/5/7 (44/134/448 channels).
+        # (pysot publishes no training recipe for it: fine-tuning everything past layer2 is our choice.)
         "siamrpn_mobilev2_l234_dwxcorr": SiamRPNConfig(
             name="siamrpn_mobilev2_l234_dwxcorr", backbone="mobilenetv2", backbone_width_mult=1.4,
             used_layers=(3, 5, 7), weighted=False, penalty_k=0.04, window_influence=0.4, lr=0.5,
             backbone_train_layers=("layer3", "layer4", "layer5", "layer6", "layer7")),
         # Training from torchvision's ImageNet ResNet-50 (the reference's own pretrained file is not public
         # in torchvision's layout); same network geometry and tracker as siamrpn_r50_l234_dwxcorr.
-        "siamrpn_r50_l234_dwxcorr_imagenet": _r50(
+        "siamrpn_r50_l234_dwxcorr_imagenet": SiamRPNConfig(
             name="siamrpn_r50_l234_dwxcorr_imagenet", backbone="resnet50", image_format="rgb_normalized",
             pretrained_backbone="torchvision"),
         # Small CPU model for `make demo`: the reference's AlexNet at half width with a narrow head, trained
