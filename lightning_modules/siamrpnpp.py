@@ -244,13 +244,14 @@ class SiamRPNppModule(pl.LightningModule):
         if self.trainer.world_size > 1:
             valid = self.trainer.strategy.reduce_boolean_decision(valid, all=True)
         batch_size = batch["template"].shape[0]
+        # every rank takes the same decision: rank 0's count is the run's
         self.log("train/skipped_step", float(not valid), on_step=False, on_epoch=True, reduce_fx="sum",
-                 batch_size=batch_size)
+                 batch_size=batch_size, rank_zero_only=True)
         if not valid:
             return None
         for key, value in losses.items():
             self.log(f"train/{key}", value.detach(), on_step=True, on_epoch=True, prog_bar=key == "total",
-                     batch_size=batch_size, sync_dist=False)
+                     batch_size=batch_size, sync_dist=True)
         return total
 
     def on_validation_epoch_start(self) -> None:

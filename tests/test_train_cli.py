@@ -173,8 +173,14 @@ def test_train_command_checkpoints_resumes_and_tracks(training_root, tmp_path, m
     first = torch.load(out / "checkpoints" / "epoch_00.ckpt", map_location="cpu", weights_only=False)
     assert first["suite"] == {"module": "lightning_modules.siamrpnpp.SiamRPNppModule"}
 
-    # started again: resumes from last.ckpt and trains only the second epoch
-    trainer = main(common)
+    # started again: resumes from last.ckpt and trains only the second epoch (evaluating on a benchmark)
+    from tracking.synthetic.video import generate_videos
+    from tracking.synthetic.writers import write_otb
+
+    write_otb(generate_videos(5, 1, num_frames=6, size=(120, 160)), tmp_path / "otb")
+    trainer = main(common + ["--set", f"eval.root={tmp_path / 'otb'}"])
+    assert "eval/otb/success_auc" in trainer.callback_metrics
+    assert list((out / "benchmark_eval").rglob("*.txt"))
     assert trainer.global_step == 4 and (out / "checkpoints" / "epoch_01.ckpt").is_file()
     again = torch.load(out / "checkpoints" / "epoch_00.ckpt", map_location="cpu", weights_only=False)
     assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
