@@ -14,7 +14,7 @@ import pytest
 
 from tracking.benchmarks import GOT10k, OTB, VOT, Sequence
 from tracking.boxes import polygon_to_xywh
-from tracking.evaluation.scoring import OTBGroundTruth, score_got10k, score_ope, score_uav123, score_vot
+from tracking.evaluation.scoring import score_got10k, score_ope, score_uav123, score_vot
 from tracking.got10k_compat import experiment_got10k, experiment_otb, experiment_uav123, experiment_vot, import_got10k
 from tracking.metrics.vot import SKIP_AFTER_FAILURE, poly_iou
 
@@ -127,7 +127,7 @@ def test_otb_nan_ground_truth_handled_like_got10k(tmp_path):
 
     experiment = experiment_otb(root, 2015, tmp_path / "results", tmp_path / "reports")
     theirs = _report(experiment, ["Noisy"])["Noisy"]
-    ours = score_ope(OTBGroundTruth(root), tmp_path / "results" / "OTB2015" / "Noisy", progress=False)
+    ours = score_ope(OTB(root, images=False), tmp_path / "results" / "OTB2015" / "Noisy", progress=False)
 
     _assert_otb_equal(ours, theirs)
     assert ours.overall["speed_fps"] == -1

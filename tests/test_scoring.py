@@ -12,7 +12,7 @@ from experiments import score as score_command
 from tracking.benchmarks import GOT10k, LaSOT, OTB
 from tracking.errors import DataError
 from tracking.evaluation.report import format_table, plot_curves, write_performance_json
-from tracking.evaluation.scoring import OTBGroundTruth, open_for_scoring, score_got10k, score_lasot, score_ope
+from tracking.evaluation.scoring import open_for_scoring, score_got10k, score_lasot, score_ope
 from tracking.metrics import lasot as lasot_metrics
 from tracking.metrics.ope import ope_scores
 
@@ -55,7 +55,7 @@ def otb_case(tmp_path):
 
 def test_score_ope_lists_missing_sequences_and_scores_the_rest(otb_case):
     root, results, truths = otb_case
-    report = score_ope(OTBGroundTruth(root), results, progress=False)
+    report = score_ope(OTB(root, images=False), results, progress=False)
     assert report.tracker_name == "Noisy" and report.missing == ["Gamma"]
     assert sorted(report.per_sequence) == ["Alpha", "Beta"]
     alpha = ope_scores(np.loadtxt(results / "Alpha.txt", delimiter=","), truths["Alpha"])
@@ -76,8 +76,8 @@ def test_result_files_with_tabs_or_spaces_score_the_same(otb_case, tmp_path):
         other.mkdir()
         for path in results.glob("*.txt"):
             (other / path.name).write_text(path.read_text().replace(",", separator))
-        report = score_ope(OTBGroundTruth(root), other, tracker_name="Same", progress=False)
-        reference = score_ope(OTBGroundTruth(root), results, progress=False)
+        report = score_ope(OTB(root, images=False), other, tracker_name="Same", progress=False)
+        reference = score_ope(OTB(root, images=False), results, progress=False)
         assert report.tracker_name == "Same"
         assert report.overall["success_auc"] == reference.overall["success_auc"]
         assert report.overall["norm_precision_auc"] == reference.overall["norm_precision_auc"]
@@ -88,16 +88,16 @@ def test_bad_result_files_raise_data_errors_naming_them(otb_case, tmp_path):
     lines = (results / "Beta.txt").read_text().splitlines()
     (results / "Beta.txt").write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(DataError, match=r"Beta.txt: 14 boxes for 15 frames \(fewer lines than frames\)"):
-        score_ope(OTBGroundTruth(root), results, progress=False)
+        score_ope(OTB(root, images=False), results, progress=False)
     (results / "Beta.txt").write_text("\n".join(lines[:3] + ["1,2,3"] + lines[4:]))
     with pytest.raises(DataError, match=r"Beta.txt, line 4: expected 4 values, got 3"):
-        score_ope(OTBGroundTruth(root), results, progress=False)
+        score_ope(OTB(root, images=False), results, progress=False)
     with pytest.raises(DataError, match="results folder does not exist"):
-        score_ope(OTBGroundTruth(root), tmp_path / "nowhere", progress=False)
+        score_ope(OTB(root, images=False), tmp_path / "nowhere", progress=False)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="no result file for any of the 3"):
-        score_ope(OTBGroundTruth(root), empty, progress=False)
+        score_ope(OTB(root, images=False), empty, progress=False)
 
 
 def test_ground_truth_only_otb_root_matches_the_full_reader(shared_data, tmp_path):
@@ -114,7 +114,7 @@ def test_ground_truth_only_otb_root_matches_the_full_reader(shared_data, tmp_pat
     for sequence in full:
         np.savetxt(results / f"{sequence.name}.txt", _noisy(rng, sequence.ground_truth), fmt="%.3f", delimiter=",")
 
-    assert isinstance(open_for_scoring("otb", root), OTBGroundTruth)
+    assert open_for_scoring("otb", root).with_images is False
     ours = score_ope(open_for_scoring("otb", root), results, progress=False)
     reference = score_ope(full, results, progress=False)
     assert ours.overall["success_auc"] == reference.overall["success_auc"]
@@ -130,11 +130,11 @@ def test_ground_truth_only_reader_special_cases(tmp_path):
     (tmp_path / "Tiger1").mkdir()
     tiger = _track(rng, 10)
     np.savetxt(tmp_path / "Tiger1" / "groundtruth_rect.txt", tiger, fmt="%.2f", delimiter="\t")
-    benchmark = OTBGroundTruth(tmp_path)
+    benchmark = OTB(tmp_path, images=False)
     assert benchmark.sequence_names == ["Jogging.1", "Jogging.2", "Tiger1"]
     np.testing.assert_allclose(benchmark["Tiger1"].ground_truth, tiger[5:])  # Tiger1 omits 5 frames (OTB)
     with pytest.raises(DataError, match="no sequence folder"):
-        OTBGroundTruth(tmp_path / "Jogging")
+        OTB(tmp_path / "Jogging", images=False)
 
 
 def _write_lasot(root, rng):
@@ -191,7 +191,7 @@ def test_score_command_prints_tables_and_writes_the_report(otb_case, tmp_path, c
                                "--name", "MyTracker", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    report = score_ope(OTBGroundTruth(root), results, progress=False)
+    report = score_ope(OTB(root, images=False), results, progress=False)
     assert "MyTracker" in printed and f"{report.overall['success_auc']:.3f}" in printed
     assert "Per attribute:" in printed and "OCC" in printed
     assert "Missing results for 1 sequence(s): Gamma" in printed

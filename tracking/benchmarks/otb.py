@@ -81,12 +81,17 @@ def _annotation_files(folder: Path) -> list[Path]:
 
 class OTB(Benchmark):
     """OTB sequences under ``root``: all folders with ground truth, or those of ``version``
-    (2013, 2015, "tb50", "tb100"; None = everything found)."""
+    (2013, 2015, "tb50", "tb100"; None = everything found).
+
+    ``images=False`` reads the ground truth alone (``<Seq>/groundtruth_rect*.txt``, no ``img/`` needed), enough for
+    scoring result files; sequences then have no frame paths, and all-NaN (unannotated) rows are allowed.
+    """
 
     name = "otb"
 
-    def __init__(self, root, version: int | str | None = None):
+    def __init__(self, root, version: int | str | None = None, images: bool = True):
         super().__init__(root)
+        self.with_images = images
         if version is not None and version not in OTB_VERSIONS:
             raise ValueError(f"unknown OTB version {version!r}; use one of {list(OTB_VERSIONS)} or None")
         self.version = version
@@ -148,7 +153,7 @@ class OTB(Benchmark):
 
     def load_sequence(self, name: str) -> Sequence:
         folder, annotation = self._annotations[name]
-        images = list_images(folder / "img")
+        images = list_images(folder / "img") if self.with_images else []
         boxes = read_box_file(annotation, columns=4)
         first_line = 1
         special = OTB_FRAME_RANGES.get(folder.name)
@@ -158,10 +163,13 @@ class OTB(Benchmark):
             if None not in numbers:
                 images = [p for p, n in zip(images, numbers) if first + omit <= n and (last is None or n <= last)]
             boxes, first_line = boxes[omit:], 1 + omit
-        if not len(images):
-            raise DataError(folder / "img", "no images in the annotated frame range")
-        check_frame_count(annotation, len(boxes), len(images))
-        check_boxes(boxes, annotation, allow_nan_rows=False, first_line=first_line)
+        if self.with_images:
+            if not len(images):
+                raise DataError(folder / "img", "no images in the annotated frame range")
+            check_frame_count(annotation, len(boxes), len(images))
+        # scoring (no images) takes unannotated NaN rows as got10k does; tracking needs every box
+        check_boxes(boxes, annotation, allow_nan_rows=not self.with_images, first_line=first_line)
         return Sequence(name=name, frames=images, ground_truth=boxes,
                         attributes=self._attributes_of(name, folder),
-                        meta={"annotation_file": annotation, "benchmark": "otb"})
+                        meta={"annotation_file": annotation, "benchmark": "otb",
+                              "ground_truth_only": not self.with_images})

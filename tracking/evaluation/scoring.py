@@ -277,73 +277,13 @@ def score_got10k(benchmark, results_dir, tracker_name: str | None = None, progre
 
 # --- ground truth without images ------------------------------------------------------------------
 
-class OTBGroundTruth:
-    """OTB ground truth alone (``<root>/<Seq>/groundtruth_rect*.txt``, no images needed) for scoring.
-
-    Same sequence naming (``Name.1`` / ``Name.2`` for two-target folders) and the same special cases as
-    ``tracking.benchmarks.otb.OTB`` (the first ground-truth lines Tiger1 omits, Human4's second file), and
-    attributes from ``<root>/attributes.json``.
-    """
-
-    name = "otb"
-
-    def __init__(self, root):
-        from tracking.benchmarks.otb import OTB_ATTRIBUTE_NAMES, OTB_FRAME_RANGES
-
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(self.root, "benchmark root is not a directory")
-        self._frame_ranges = OTB_FRAME_RANGES
-        self._files: dict[str, Path] = {}
-        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            special = OTB_FRAME_RANGES.get(folder.name)
-            if special and special[3] and (folder / special[3]).is_file():
-                files = [folder / special[3]]
-            else:
-                files = [f for f in sorted(folder.glob("groundtruth*.txt")) if f.read_text().strip()]
-            for index, path in enumerate(files, start=1):
-                self._files[folder.name if len(files) == 1 else f"{folder.name}.{index}"] = path
-        if not self._files:
-            raise DataError(self.root, "no sequence folder with a groundtruth*.txt found")
-        self.sequence_names = list(self._files)
-        short = {full.lower(): abbreviation for abbreviation, full in OTB_ATTRIBUTE_NAMES.items()}
-        self._attributes: dict[str, list[str]] = {}
-        table_path = self.root / "attributes.json"
-        if table_path.is_file():
-            try:
-                table = json.loads(table_path.read_text())
-            except json.JSONDecodeError as error:
-                raise DataError(table_path, f"invalid JSON: {error.msg}", line=error.lineno) from None
-            for name, entry in table.items():
-                names = entry.get("attr", []) if isinstance(entry, dict) else entry
-                self._attributes[name] = [a if a in OTB_ATTRIBUTE_NAMES else short.get(str(a).lower(), str(a))
-                                          for a in names]
-
-    def __len__(self) -> int:
-        return len(self.sequence_names)
-
-    def __iter__(self):
-        for name in self.sequence_names:
-            yield self[name]
-
-    def __getitem__(self, name: str) -> Sequence:
-        path = self._files[name]
-        boxes = read_box_file(path, columns=4)
-        special = self._frame_ranges.get(path.parent.name)
-        if special is not None:
-            boxes = boxes[special[2]:]
-        attributes = self._attributes.get(name, self._attributes.get(path.parent.name, []))
-        return Sequence(name=name, frames=[], ground_truth=boxes, attributes=list(attributes),
-                        meta={"annotation_file": path, "benchmark": "otb", "ground_truth_only": True})
-
-
 def open_for_scoring(kind: str, root, **options):
-    """The benchmark reader for scoring; an OTB root without images falls back to :class:`OTBGroundTruth`."""
-    from tracking.benchmarks import open_benchmark
+    """The benchmark reader for scoring; an OTB root without images is read as ground truth alone."""
+    from tracking.benchmarks import OTB, open_benchmark
 
     kind = kind.lower().replace("-", "").replace("_", "")
     if kind == "otb" and not any(Path(root).glob("*/img")):
-        return OTBGroundTruth(root)
+        return OTB(root, images=False, **options)
     return open_benchmark(kind, root, **options)
 
 
