@@ -294,8 +294,12 @@ def train(config: dict, data_root, out_dir, gpus: int = 1, accelerator: str = "a
                          **setup, **trainer_cfg)
     if ckpt_path:
         print(f"resuming from {ckpt_path}", file=sys.stderr)
-    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen backbone's BN
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen backbone's BN
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if trainer.is_global_zero and trainer.checkpoint_callback is not None:
+        print(f"checkpoints: {out_dir / 'checkpoints'} (last: {trainer.checkpoint_callback.last_model_path})",
+              file=sys.stderr)
     return trainer
 
 

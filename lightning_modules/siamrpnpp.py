@@ -139,7 +139,9 @@ class SiamRPNppModule(pl.LightningModule):
         self.model = SiamRPN(config)
         self.targets = AnchorTargetBuilder(config)
         self._target_generator: torch.Generator | None = None
+        self._val_generator: torch.Generator | None = None
         self.trainable_backbone_layers: tuple[str, ...] = ()
+        self.backbone_lr_scale = 0.0
         self.set_trainable_backbone_layers(())
 
     # ------------------------------------------------------------------------------------------------ freezing
@@ -165,8 +167,8 @@ class SiamRPNppModule(pl.LightningModule):
             for param in groups[name].parameters():
                 param.requires_grad_(True)
         self._apply_backbone_bn_modes()
-        scale = (self.config.backbone_lr_scale if lr_scale is None else lr_scale) if layers else 0.0
-        self.set_backbone_lr_scale(scale)
+        self.backbone_lr_scale = (self.config.backbone_lr_scale if lr_scale is None else lr_scale) if layers else 0.0
+        self.set_backbone_lr_scale(self.backbone_lr_scale)
 
     def _apply_backbone_bn_modes(self) -> None:
         _set_batchnorm_mode(self.model.backbone, False)
@@ -199,7 +201,7 @@ class SiamRPNppModule(pl.LightningModule):
         hp = self.hparams
         # pysot: group lr = lr_space[epoch] * initial_lr / start_lr with initial_lr = BASE_LR (x LAYERS_LR)
         factor = hp.base_lr / hp.lr_start
-        backbone_scale = factor * self.config.backbone_lr_scale if self.trainable_backbone_layers else 0.0
+        backbone_scale = factor * self.backbone_lr_scale
         groups = [
             {"name": "backbone", "params": list(self.model.backbone.parameters()), "lr_scale": backbone_scale},
             {"name": "neck", "params": list(self.model.neck.parameters()), "lr_scale": factor},
@@ -249,8 +251,8 @@ class SiamRPNppModule(pl.LightningModule):
                  batch_size=batch_size, rank_zero_only=True)
         if not valid:
             return None
-        for key, value in losses.items():
-            self.log(f"train/{key}", value.detach(), on_step=True, on_epoch=True, prog_bar=key == "total",
+        for key, loss in losses.items():
+            self.log(f"train/{key}", loss.detach(), on_step=True, on_epoch=True, prog_bar=key == "total",
                      batch_size=batch_size, sync_dist=True)
         return total
 
@@ -259,7 +261,7 @@ class SiamRPNppModule(pl.LightningModule):
         self._val_generator = self._generator(self.device, self.hparams.target_seed * 1000 + 999 + self.global_rank)
 
     def validation_step(self, batch: dict, batch_index: int):
-        if getattr(self, "_val_generator", None) is None:
+        if self._val_generator is None:
             self.on_validation_epoch_start()
         losses = self._losses(batch, self._val_generator)
         batch_size = batch["template"].shape[0]
