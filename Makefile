@@ -50,8 +50,10 @@ bench-data: $(STAMP)
 	$(PYTHON) -m experiments.bench_data $(EXTRA)
 
 # --- SiamRPN++ ---------------------------------------------------------------------------------
+TRAIN_CONFIG = $(or $(CONFIG),siamrpn_r50_l234_dwxcorr)
+RUN ?= $(OUT)/runs/$(notdir $(basename $(TRAIN_CONFIG)))
 train-siamrpnpp: $(STAMP)
-	$(PYTHON) -m experiments.train --config $(or $(CONFIG),siamrpn_r50_l234_dwxcorr) --gpus $(GPUS) --data $(DATA) --out $(OUT) $(EXTRA)
+	$(PYTHON) -m experiments.train --config $(TRAIN_CONFIG) --gpus $(GPUS) --data $(DATA) --out $(RUN) $(EXTRA)
 
 import-pysot: $(STAMP)
 	$(PYTHON) -m experiments.import_pysot --pysot $(PYSOT) --config $(CONFIG) --out $(OUT)
