@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from experiments.demo import CHECKPOINT_DIR, HELDOUT_DIR
 from tracking.errors import DataError
 
 # Keys of a W&B sweep configuration (https://docs.wandb.ai/guides/sweeps/define-sweep-configuration).
@@ -47,8 +48,8 @@ DEFAULT_RANDOM_COUNT = 10
 DEFAULT_SWEEP = "siamrpnpp_hyperparameters"
 DEFAULT_DEMO_DIR = "outputs/demo"
 # Where `make demo` leaves its trained checkpoint and held-out OTB-format sequences (relative to its --out).
-DEMO_CHECKPOINT = Path("checkpoints") / "trained.ckpt"
-DEMO_HELDOUT = Path("data") / "otb_heldout"
+DEMO_CHECKPOINT = CHECKPOINT_DIR / "trained.ckpt"
+DEMO_HELDOUT = HELDOUT_DIR
 
 
 @dataclass
