@@ -22,6 +22,7 @@ draws ``val_pairs`` fixed pairs from them, the same pairs every epoch.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 
 import cv2
 import numpy as np
@@ -37,10 +38,33 @@ logger = logging.getLogger(__name__)
 SOURCE_KEYS = {"kind", "root", "frame_range", "num_use", "weight", "options"}
 
 
-def _worker_init(worker_id: int) -> None:
-    # each worker is one core's worth of work: no nested thread pools competing for the same cores
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
+class WorkerInit:
+    """Data-loader worker setup: one core per worker, so no nested thread pools competing for the cores.
+
+    ``cv2.setNumThreads`` is only called in workers started fresh (forkserver / spawn): in a *forked* child of a
+    process whose OpenCV thread pool exists it deadlocks (measured: almost always), so forked workers keep the
+    OpenCV default.
+    """
+
+    def __init__(self, limit_opencv_threads: bool):
+        self.limit_opencv_threads = limit_opencv_threads
+
+    def __call__(self, worker_id: int) -> None:
+        if self.limit_opencv_threads:
+            cv2.setNumThreads(1)
+        torch.set_num_threads(1)
+
+
+def worker_context(name: str | None):
+    """The multiprocessing context of the data-loader workers. ``forkserver`` (default) forks workers from a
+    clean server process: safe whatever the main process did before (OpenCV or OpenMP thread pools, CUDA), and
+    the server imports the data modules once so workers start quickly."""
+    if name is None:
+        return None
+    context = multiprocessing.get_context(name)
+    if name == "forkserver":
+        context.set_forkserver_preload(["datamodules.pairs"])
+    return context
 
 
 def split_videos(table, fraction: float, seed: int, minimum: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +99,8 @@ class PairDataModule(pl.LightningDataModule):
         batch_size: per device. num_workers: data-loader processes per device (persistent).
         seed: everything random derives from it; the same seed gives the same pairs.
         val_pairs: size of the fixed validation set (0 = none); val_fraction: share of videos held out for it.
+        multiprocessing_context: how workers start: "forkserver" (default, safe), "spawn" or "fork" (fastest
+            start; safe only if the main process has not used OpenCV's thread pool, see ``WorkerInit``).
     """
 
     def __init__(self, sources: list[dict] | None = None, *, videos_per_epoch: int = 600_000,
@@ -84,7 +110,8 @@ class PairDataModule(pl.LightningDataModule):
                  search_blur: float = 0.2, blur_kernel: tuple[int, int] = (5, 45), gray: float = 0.0,
                  flip: float = 0.0, color: float = 1.0, image_format: str = "bgr255", batch_size: int = 28,
                  num_workers: int = 4, seed: int = 0, val_pairs: int = 1000, val_fraction: float = 0.02,
-                 pin_memory: bool = True, prefetch_factor: int = 4, progress: bool = True):
+                 pin_memory: bool = True, prefetch_factor: int = 4, progress: bool = True,
+                 multiprocessing_context: str | None = "forkserver"):
         super().__init__()
         self.save_hyperparameters()
         self.source_configs = [self._check_source(s) for s in (sources or [])]
@@ -105,6 +132,7 @@ class PairDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
         self.progress = progress
+        self.multiprocessing_context = multiprocessing_context
         self.train_dataset: PairDataset | None = None
         self.val_dataset: PairDataset | None = None
         self.opened_sources = []
@@ -167,9 +195,12 @@ class PairDataModule(pl.LightningDataModule):
         world_size, rank = self._replicas()
         sampler = PairSampler(len(dataset), num_replicas=world_size, rank=rank, fixed=fixed)
         workers = self.num_workers
+        context = self.multiprocessing_context if workers > 0 else None
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                           num_workers=workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
-                          drop_last=not fixed, persistent_workers=workers > 0, worker_init_fn=_worker_init,
+                          drop_last=not fixed, persistent_workers=workers > 0,
+                          worker_init_fn=WorkerInit(limit_opencv_threads=context not in (None, "fork")),
+                          multiprocessing_context=worker_context(context),
                           prefetch_factor=self.prefetch_factor if workers > 0 else None)
 
     def train_dataloader(self) -> DataLoader:

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from datamodules.augment import IMAGE_FORMATS, CropJitter, ImageAugmenter, crop_transform, draw_crop, \
     to_network_layout, warp_crop
-from datamodules.sources import TrackSource
+from datamodules.sources import DEFAULT_FRAME_RANGES, TrackSource
 from datamodules.tracks import SkipSummary
 from tracking.errors import DataError
 
@@ -48,7 +48,9 @@ class SourceSpec:
             self.tracks = np.arange(len(self.source), dtype=np.int64)
         self.tracks = np.asarray(self.tracks, dtype=np.int64)
         if self.frame_range is None:
-            self.frame_range = self.source.default_frame_range
+            self.frame_range = getattr(self.source, "default_frame_range", None)
+            if self.frame_range is None:
+                self.frame_range = DEFAULT_FRAME_RANGES.get(getattr(self.source, "name", ""), 100)
         if self.frame_range < 0:
             raise ValueError(f"{self.source.name}: frame_range must be >= 0, got {self.frame_range}")
 
@@ -212,9 +214,9 @@ class PairDataset(Dataset):
         gray = bool(config.gray and rng.random() < config.gray)
         negative = bool(config.negative and rng.random() < config.negative and self._total_tracks > 1)
         spec = self.sources[source_number]
-        positions = spec.source.valid_positions(track)
+        positions = _valid_positions(spec.source, track)
         if len(positions) == 0:
-            raise _Skip("empty_track", spec.source.track_name(track), "no usable frame")
+            raise _Skip("empty_track", _track_name(spec.source, track), "no usable frame")
         template_index = int(rng.integers(len(positions)))
         template_ref = (source_number, track, int(positions[template_index]))
         if negative:
@@ -252,10 +254,10 @@ class PairDataset(Dataset):
             other_track = int(spec.tracks[rng.integers(len(spec.tracks))])
             if (other_source, other_track) == (source_number, track):
                 continue
-            positions = spec.source.valid_positions(other_track)
+            positions = _valid_positions(spec.source, other_track)
             if len(positions):
                 return other_source, other_track, int(positions[rng.integers(len(positions))])
-        raise _Skip("empty_track", self.sources[source_number].source.track_name(track),
+        raise _Skip("empty_track", _track_name(self.sources[source_number].source, track),
                     "no other track with a usable frame for a negative pair")
 
     def _read(self, ref: tuple):
@@ -266,10 +268,10 @@ class PairDataset(Dataset):
         except DataError as error:
             missing = error.path is not None and not Path(error.path).exists()
             raise _Skip("missing_frame" if missing else "unreadable_image", error.path,
-                        f"track {source.track_name(track)}") from error
-        box = boxes[0]
+                        f"track {_track_name(source, track)}") from error
+        box = np.asarray(boxes[0], dtype=np.float64)
         if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):
-            raise _Skip("absent", source.track_name(track), f"frame position {position}")
+            raise _Skip("absent", _track_name(source, track), f"frame position {position}")
         return images[0], box
 
 
@@ -303,6 +305,15 @@ class PairSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+def _valid_positions(source, track: int) -> np.ndarray:
+    """Positions of a track's usable frames, through the minimal interface (``get_sequence_info``)."""
+    return np.flatnonzero(np.asarray(source.get_sequence_info(track)["valid"], dtype=bool))
+
+
+def _track_name(source, track: int) -> str:
+    return source.track_name(track) if hasattr(source, "track_name") else f"{source.name} track {track}"
 
 
 def _largest_remainder(probabilities: np.ndarray, total: int) -> np.ndarray:

@@ -37,8 +37,9 @@ _CENTERED = CropDraw(scale_x=1.0, scale_y=1.0, offset_x=0.0, offset_y=0.0, flip=
 _worker_state: dict = {}
 
 
-def _init_worker(reader, out: str, crop_settings: dict | None) -> None:
-    cv2.setNumThreads(1)
+def _init_worker(reader, out: str, crop_settings: dict | None, limit_opencv_threads: bool = True) -> None:
+    if limit_opencv_threads:  # never in a forked child: see datamodules.pair_datamodule.WorkerInit
+        cv2.setNumThreads(1)
     _worker_state.update(reader=reader, out=Path(out), crop=crop_settings)
 
 
@@ -107,7 +108,8 @@ def _load_part(path: Path) -> tuple[TrackTable, dict]:
 def prepare_dataset(kind: str, root, out, *, crops: bool = True, crop_size: int = 511, exemplar_size: int = 127,
                     context_amount: float = 0.5, box_filter: BoxFilter | None = None, workers: int | None = None,
                     chunk_size: int | None = None, reader_options: dict | None = None, jpeg_quality: int = 95,
-                    overwrite: bool = False, progress: bool = True, max_chunks: int | None = None) -> dict:
+                    overwrite: bool = False, progress: bool = True, max_chunks: int | None = None,
+                    start_method: str = "forkserver") -> dict:
     """Curate ``root`` (a dataset of ``kind``) into ``out``; returns the summary written to ``meta.json``.
 
     ``max_chunks`` stops after that many new chunks (the run is then resumable, as after a kill).
@@ -160,14 +162,17 @@ def prepare_dataset(kind: str, root, out, *, crops: bool = True, crop_size: int 
     bar = tqdm(total=len(videos), initial=sum(len(chunks[n]) for n in done), unit="video",
                desc=f"preparing {reader.kind}" + (" (resumed)" if done else ""), disable=not progress)
     if workers == 1:
-        _init_worker(reader, str(out), crop_settings)
+        _init_worker(reader, str(out), crop_settings, limit_opencv_threads=False)  # this process: leave it be
         results = map(_process_chunk, todo)
         for _, count, _, examples in results:
             summary.add({}, examples)
             bar.update(count)
     else:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with context.Pool(workers, initializer=_init_worker, initargs=(reader, str(out), crop_settings)) as pool:
+        # forkserver: workers forked from a clean server process, so whatever this process did before (e.g.
+        # OpenCV's thread pool while generating data) cannot deadlock them; the reader travels pickled
+        context = multiprocessing.get_context(start_method)
+        initargs = (reader, str(out), crop_settings, start_method != "fork")
+        with context.Pool(workers, initializer=_init_worker, initargs=initargs) as pool:
             for _, count, _, examples in pool.imap_unordered(_process_chunk, todo):
                 summary.add({}, examples)
                 bar.update(count)

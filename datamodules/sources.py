@@ -15,6 +15,7 @@ file and counted in ``source.summary``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from tracking.errors import DataError
 
 # Frame ranges of the reference SiamRPN++ training (pysot): positions within a track's annotated frames.
 DEFAULT_FRAME_RANGES = {"vid": 100, "ytbb": 3, "coco": 1, "det": 1, "got10k": 100, "lasot": 100}
+
+logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.npz"
 META_FILE = "meta.json"
@@ -258,7 +261,5 @@ def open_source(kind: str, root, progress: bool = True, **options) -> TrackSourc
     table = read_tracks(reader, progress=progress)
     source = TrackSource(reader.kind, table, reader.image_root, summary=reader.summary)
     if reader.summary.total():
-        import logging
-
-        logging.getLogger(__name__).warning("%s", reader.summary.report(f"{reader.kind} at {root}: skipped"))
+        logger.warning("%s", reader.summary.report(f"{reader.kind} at {root}: skipped"))
     return source

@@ -11,15 +11,12 @@ the center the suite's crops use. NaN rows mark frames where the object is absen
 """
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 
 class DataWarning(UserWarning):
@@ -81,7 +78,9 @@ class SkipSummary:
         self.keep_examples = keep_examples
         self._shared = shared
         if shared:
-            self._counts = multiprocessing.get_context().Array("q", len(SKIP_REASONS))
+            # a lock made in a "spawn" context is inherited by forked workers and can also be passed to
+            # forkserver/spawn workers (one made in a "fork" context cannot)
+            self._counts = multiprocessing.get_context("spawn").Array("q", len(SKIP_REASONS))
         else:
             self._counts = [0] * len(SKIP_REASONS)
         self._warned: Counter = Counter()
@@ -171,7 +170,8 @@ def filter_record(record: TrackRecord, box_filter: BoxFilter, summary: SkipSumma
     for reason in ("outside_image", "too_small", "too_large") + (("absent",) if count_absent else ()):
         hits = np.flatnonzero(reasons == reason)
         if len(hits):
-            summary.skip(reason, where, f"{len(hits)} box(es) of track {record.object_id}", count=len(hits))
+            summary.skip(reason, where, f"{len(hits)} box(es) of track {record.object_id}, first in frame "
+                                        f"{record.frame_names[hits[0]]}", count=len(hits))
     if bad.all():
         summary.skip("empty_track", where, f"track {record.object_id} has no usable box")
         return None
