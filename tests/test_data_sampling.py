@@ -259,3 +259,31 @@ def test_ddp_shards_cover_the_epoch_without_overlap():
     assert list(validation) == [0, 2, 4, 6, 8]
     with pytest.raises(ValueError):
         PairSampler(10, num_replicas=2, rank=2)
+
+
+def test_image_augmentations_are_the_references():
+    """Blur: pysot's kernel (vertical line weight w + horizontal line 1 - w, odd size); color: subtract the offset;
+    gray: equal channels."""
+    import cv2
+
+    from datamodules.augment import RGB_VAR, CropDraw, ImageAugmenter, reference_motion_blur
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, size=(64, 80, 3)).astype(np.float32)
+    for size, weight in ((5, 0.3), (21, 0.9), (45, 0.5)):
+        kernel = np.zeros((size, size))
+        kernel[:, size // 2] += weight / size
+        kernel[size // 2, :] += (1 - weight) / size
+        np.testing.assert_allclose(reference_motion_blur(image, size, weight), cv2.filter2D(image, -1, kernel),
+                                   atol=1e-3)
+    augmenter = ImageAugmenter()
+    crop = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    offset = RGB_VAR @ np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    plain = CropDraw(1, 1, 0, 0, flip=False, blur=False, color=None)
+    colored = CropDraw(1, 1, 0, 0, flip=False, blur=False, color=offset)
+    np.testing.assert_array_equal(augmenter(crop, plain, False, rng), crop.astype(np.float32))
+    np.testing.assert_allclose(augmenter(crop, colored, False, rng), crop - offset, atol=1e-4)
+    gray = augmenter(crop, plain, True, rng)
+    assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
+    blurred = augmenter(crop, CropDraw(1, 1, 0, 0, flip=False, blur=True, color=None), False, rng)
+    assert blurred.std() < crop.astype(np.float32).std() * 0.8
