@@ -9,7 +9,8 @@ Every source, whichever format it reads, answers like a pytracking dataset::
 
 ``open_source(kind, root, **options)`` opens one: ``vid``, ``det``, ``coco``, ``ytbb``, ``got10k``, ``lasot`` read
 the datasets as distributed; ``index`` (alias ``prepared``) reads the output of ``make prepare-data`` (its
-curated index, with or without 511 x 511 pre-crops). Unusable input is skipped with a ``DataWarning`` naming the
+curated index, with or without 511 x 511 pre-crops); ``pysot`` reads crop511 folders + JSON made by the reference
+implementation's scripts (``open_source("pysot", crop_dir, anno="train.json", name="vid")``). Unusable input is skipped with a ``DataWarning`` naming the
 file and counted in ``source.summary``.
 """
 from __future__ import annotations
@@ -209,16 +210,72 @@ class PreparedSource(TrackSource):
         return images, boxes
 
 
+class PysotCropSource(TrackSource):
+    """Pre-crops made by the reference implementation's scripts (pysot ``training_dataset/<name>/par_crop.py`` and
+    ``gen_json.py``), so existing crop511 folders train here unchanged.
+
+    ``root`` is the crop folder (``<video>/<frame>.<track>.x.jpg``), ``anno`` the JSON
+    ``{video: {track: {"000000": [x1, y1, x2, y2] or [w, h]}}}`` in original-frame pixels. The reference crop maps
+    the window ``[c - s/2, c + s/2]`` onto ``[0, crop_size - 1]``: the target is centered at ``(crop_size - 1) / 2``
+    and scaled by ``(crop_size - 1) / crop_size * exemplar_size / s_z``, which ``get_frames`` reproduces exactly.
+    Boxes with a non-positive side are dropped, as the reference does; there is no image size to check against.
+    """
+
+    def __init__(self, root, anno, name: str = "pysot", crop_size: int = 511, exemplar_size: int = 127,
+                 context_amount: float = 0.5, frame_range: int | None = None):
+        anno = Path(anno)
+        try:
+            data = json.loads(anno.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(anno, f"cannot read the crop annotation JSON ({error})") from error
+        summary = SkipSummary()
+        records = []
+        for video in sorted(data):
+            for slot, track in enumerate(sorted(data[video])):
+                frames = sorted((k, v) for k, v in data[video][track].items() if k.isdigit())
+                boxes = []
+                for key, box in frames:
+                    if len(box) == 4:
+                        boxes.append((box[0], box[1], box[2] - box[0], box[3] - box[1]))
+                    elif len(box) == 2:
+                        boxes.append((0.0, 0.0, box[0], box[1]))
+                    else:
+                        raise DataError(anno, f"{video}/{track}/{key}: {len(box)} box values (4 or 2 expected)")
+                boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+                usable = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+                if not usable.all():
+                    summary.skip("absent", anno, f"{int((~usable).sum())} box(es) of {video}/{track}",
+                                 count=int((~usable).sum()))
+                if not usable.any():
+                    summary.skip("empty_track", anno, f"{video}/{track}")
+                    continue
+                boxes[~usable] = np.nan
+                records.append(TrackRecord(video=video, object_id=track, frame_dir=video,
+                                           frame_names=[f"{key}.{track}.x.jpg" for key, _ in frames],
+                                           frame_ids=[int(key) for key, _ in frames], boxes=boxes,
+                                           visible=usable, image_size=(0, 0), slot=slot))
+        self.crop_size, self.exemplar_size, self.context_amount = crop_size, exemplar_size, context_amount
+        super().__init__(name, TrackTable.from_records(records, meta={"kind": "pysot"}), root, summary,
+                         default_frame_range=frame_range)
+
+    def get_frames(self, index: int, frame_ids):
+        images, boxes = super().get_frames(index, frame_ids)
+        window = (self.crop_size - 1) / self.crop_size  # the reference maps s onto crop_size - 1 pixels
+        return images, [box_in_precrop(box, self.crop_size, self.exemplar_size, self.context_amount, window)
+                        for box in boxes]
+
+
 def crop_relative_path(video: str, frame_id: int, slot: int) -> str:
     """Pre-crop file of one object in one frame, in the layout of the reference's crop511 folders."""
     return f"crops/{video}/{frame_id:06d}.{slot:02d}.x.jpg"
 
 
-def box_in_precrop(box, crop_size: int = 511, exemplar_size: int = 127, context_amount: float = 0.5) -> np.ndarray:
+def box_in_precrop(box, crop_size: int = 511, exemplar_size: int = 127, context_amount: float = 0.5,
+                   scale_factor: float = 1.0) -> np.ndarray:
     """The target's ``xywh`` box in its pre-crop: centered at ``(crop_size - 1) / 2`` (pixel-index coordinates),
-    scaled by ``exemplar_size / s_z``."""
+    scaled by ``exemplar_size / s_z`` (times ``scale_factor``)."""
     x, y, w, h = (float(v) for v in box)
-    scale = exemplar_size / context_size(w, h, context_amount)
+    scale = exemplar_size / context_size(w, h, context_amount) * scale_factor
     w, h = w * scale, h * scale
     center = (crop_size - 1) / 2
     return np.array([center - (w - 1) / 2, center - (h - 1) / 2, w, h], dtype=np.float64)
@@ -243,7 +300,7 @@ def reader_class(kind: str):
     return cls
 
 
-SOURCE_KINDS = ("vid", "det", "coco", "ytbb", "got10k", "lasot", "index")
+SOURCE_KINDS = ("vid", "det", "coco", "ytbb", "got10k", "lasot", "index", "pysot")
 
 
 def is_prepared(root) -> bool:
@@ -252,11 +309,14 @@ def is_prepared(root) -> bool:
 
 def open_source(kind: str, root, progress: bool = True, **options) -> TrackSource:
     """Open a training source. ``kind``: vid, det, coco, ytbb, got10k, lasot (raw formats; ``options`` go to the
-    reader, e.g. ``splits=("train",)``, ``box_filter=BoxFilter(...)``), or index / prepared (``use_crops``,
-    ``frames_root``). A raw kind whose root holds a prepared index opens that index instead."""
+    reader, e.g. ``splits=("train",)``, ``box_filter=BoxFilter(...)``), index / prepared (``use_crops``,
+    ``frames_root``) or pysot (``anno``, ``name``). A raw kind whose root holds a prepared index opens that index
+    instead."""
     kind = kind.lower()
     if kind in ("index", "prepared") or is_prepared(root):
         return PreparedSource(root, **options)
+    if kind == "pysot":
+        return PysotCropSource(root, **options)
     reader = reader_class(kind)(root, **options)
     table = read_tracks(reader, progress=progress)
     source = TrackSource(reader.kind, table, reader.image_root, summary=reader.summary)

@@ -140,3 +140,40 @@ def test_report_of_dropped_input_and_cli(vid_root, tmp_path, capsys):
     no_crops = prepare_dataset("vid", root, tmp_path / "index_only", crops=False, workers=1, progress=False)
     assert no_crops["crop_size"] is None and not (tmp_path / "index_only" / "crops").exists()
     assert not PreparedSource(tmp_path / "index_only").use_crops
+
+
+def test_crops_made_by_the_reference_scripts_are_read_exactly(tmp_path):
+    """crop511 folders + train.json as pysot's par_crop.py/gen_json.py write them: the box matches the pixels."""
+    from datamodules.sources import PysotCropSource
+
+    boxes = [(150, 100, 80, 60), (160, 110, 40, 90), (120, 60, 120, 100)]  # x, y, w, h (integer pixels)
+    video = rectangle_video(boxes)
+    annotation = {"ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000007": {"00": {}}}
+    folder = tmp_path / "crop511" / "ILSVRC2015_VID_train_0000" / "ILSVRC2015_train_00000007"
+    folder.mkdir(parents=True)
+    for frame_number, (frame, (x, y, w, h)) in enumerate(zip(video.frames, boxes)):
+        # the reference's crop: box corners as annotated, window [c - s/2, c + s/2] onto [0, 510]
+        x1, y1, x2, y2 = x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5  # the painted pixels' extent
+        center = ((x1 + x2) / 2, (y1 + y2) / 2)
+        s_z = np.sqrt((w + (w + h) / 2) * (h + (w + h) / 2))
+        s_x = s_z + 2 * ((511 - 127) / 2) / (127 / s_z)
+        a = 510 / s_x
+        mapping = np.array([[a, 0, -a * (center[0] - s_x / 2)], [0, a, -a * (center[1] - s_x / 2)]])
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        crop = cv2.warpAffine(bgr, mapping, (511, 511), borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=bgr.reshape(-1, 3).mean(axis=0).tolist())
+        cv2.imwrite(str(folder / f"{frame_number:06d}.00.x.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        annotation["ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000007"]["00"][f"{frame_number:06d}"] = \
+            [x1, y1, x2, y2]
+    (tmp_path / "train.json").write_text(json.dumps(annotation))
+    source = open_source("pysot", tmp_path / "crop511", anno=tmp_path / "train.json", name="vid")
+    assert isinstance(source, PysotCropSource) and len(source) == 1 and source.default_frame_range == 100
+    crops, crop_boxes = source.get_frames(0, [0, 1, 2])
+    for crop, box in zip(crops, crop_boxes):
+        bright = crop.mean(axis=2) > 150
+        columns, rows = np.flatnonzero(bright[255]), np.flatnonzero(bright[:, 255])
+        measured = [columns.min() - 0.5, rows.min() - 0.5, columns.max() + 0.5, rows.max() + 0.5]
+        expected = [box[0] - 0.5, box[1] - 0.5, box[0] + box[2] - 0.5, box[1] + box[3] - 0.5]
+        np.testing.assert_allclose(measured, expected, atol=0.75)
+    pairs = PairDataset([SourceSpec(source)], PairConfig(negative=0), videos_per_epoch=4, seed=0)
+    assert pairs[3]["search"].shape == (3, 255, 255)
