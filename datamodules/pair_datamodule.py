@@ -215,6 +215,11 @@ class PairDataModule(pl.LightningDataModule):
             return []
         return self._loader(self.val_dataset, fixed=True)
 
+    def teardown(self, stage: str) -> None:
+        skipped = self.skip_summary()
+        if skipped:
+            logger.warning("training data skipped (see DataWarning messages for files): %s", skipped)
+
     def skip_summary(self) -> dict[str, dict[str, int]]:
         """What was skipped so far: per source while reading, and while sampling pairs (all workers)."""
         out = {f"read {source.name}": source.summary.counts() for source in self.opened_sources}

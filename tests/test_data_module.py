@@ -127,6 +127,12 @@ def test_lightning_fit_consumes_the_batches(roots, tmp_path):
     assert np.isfinite(float(trainer.callback_metrics["val_loss"]))
     assert isinstance(trainer.train_dataloader.sampler, PairSampler)
     assert trainer.train_dataloader.sampler.epoch == 1
+    without_validation = small_module(roots, videos_per_epoch=8, val_pairs=0)
+    model = _TinySiamese()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, datamodule=without_validation)
+    assert model.seen == [4, 4] and without_validation.val_dataset is None
 
 
 def test_workers_start_after_the_main_process_used_opencv_threads(roots):
