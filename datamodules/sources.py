@@ -10,8 +10,8 @@ Every source, whichever format it reads, answers like a pytracking dataset::
 ``open_source(kind, root, **options)`` opens one: ``vid``, ``det``, ``coco``, ``ytbb``, ``got10k``, ``lasot`` read
 the datasets as distributed; ``index`` (alias ``prepared``) reads the output of ``make prepare-data`` (its
 curated index, with or without 511 x 511 pre-crops); ``pysot`` reads crop511 folders + JSON made by the reference
-implementation's scripts (``open_source("pysot", crop_dir, anno="train.json", name="vid")``). Unusable input is skipped with a ``DataWarning`` naming the
-file and counted in ``source.summary``.
+implementation's scripts (``open_source("pysot", crop_dir, anno="train.json", name="vid")``). Unusable input is
+skipped with a ``DataWarning`` naming the file and counted in ``source.summary``.
 """
 from __future__ import annotations
 
