@@ -165,3 +165,12 @@ def test_cli_writes_a_benchmark(tmp_path, capsys):
         f"{i:08d}.jpg" for i in range(1, 5)]
     assert (tmp_path / "testing_set.txt").read_text().split() == names
     assert "wrote 2 sequences" in capsys.readouterr().out
+
+
+def test_cli_writes_training_formats(tmp_path):
+    from datamodules.sources import open_source
+
+    names = synthetic_cli(["--format", "vid", "--out", str(tmp_path / "vid"), "--count", "2", "--frames", "4",
+                           "--size", "64", "80"])
+    assert len(names) == 2
+    assert len(open_source("vid", tmp_path / "vid", progress=False)) >= 2

@@ -1,6 +1,8 @@
-"""Write a synthetic benchmark in a real benchmark layout.
+"""Write synthetic videos in a real benchmark or training-dataset layout.
 
     python -m tracking.synthetic --format otb --out DIR --count N --frames F --seed S
+    python -m tracking.synthetic --format vid --out DIR --count N      # ImageNet VID; also det, coco, ytbb,
+                                                                      # lasot-train, got10k --subset train
 """
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ import argparse
 from tqdm import tqdm
 
 from tracking.synthetic.video import DIFFICULTIES, derived_seeds, generate_video
+from tracking.synthetic.training_formats import TRAINING_WRITERS
 from tracking.synthetic.writers import WRITERS
+
+# GOT-10k's training split is the benchmark writer with --subset train; LaSOT's adds training_set.txt.
+FORMATS = {**WRITERS, **{("lasot-train" if k == "lasot" else k): w for k, w in TRAINING_WRITERS.items()
+                         if k != "got10k"}}
 
 
 def main(argv=None) -> list[str]:
     parser = argparse.ArgumentParser(prog="python -m tracking.synthetic", description=__doc__)
-    parser.add_argument("--format", required=True, choices=sorted(WRITERS), help="benchmark layout to write")
-    parser.add_argument("--out", required=True, help="benchmark root folder")
+    parser.add_argument("--format", required=True, choices=sorted(FORMATS), help="benchmark or dataset layout to write")
+    parser.add_argument("--out", required=True, help="benchmark or dataset root folder")
     parser.add_argument("--count", type=int, default=10, help="number of videos")
     parser.add_argument("--frames", type=int, default=60, help="frames per video")
     parser.add_argument("--seed", type=int, default=0, help="base seed; video i uses a seed derived from it")
@@ -32,8 +39,9 @@ def main(argv=None) -> list[str]:
     videos = (generate_video(seed, num_frames=args.frames, size=tuple(args.size), difficulty=args.difficulty,
                              name=f"synthetic{args.seed}_{index:03d}") for index, seed in enumerate(seeds))
     progress = tqdm(videos, total=args.count, desc=f"writing {args.format}", unit="video")
-    options = {"got10k": {"subset": args.subset}, "lasot": {"category": args.category}}.get(args.format, {})
-    names = WRITERS[args.format](progress, args.out, **options)
+    options = {"got10k": {"subset": args.subset}, "lasot": {"category": args.category},
+               "lasot-train": {"category": args.category}}.get(args.format, {})
+    names = FORMATS[args.format](progress, args.out, **options)
     print(f"wrote {len(names)} sequences to {args.out}")
     return names
 

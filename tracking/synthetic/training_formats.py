@@ -17,11 +17,10 @@
 
 Box coordinates: ``SyntheticVideo`` boxes are 0-based continuous pixels; VID/DET XML hold integer pixel
 coordinates (``xmin = round(x)``, ``xmax = round(x + w)``), COCO and YouTube-BB the exact values.
-CLI: ``python -m tracking.synthetic.training_formats --format vid --out DIR --count N --frames F --seed S``.
+CLI: ``python -m tracking.synthetic --format vid --out DIR --count N --frames F --seed S``.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -31,7 +30,7 @@ from xml.sax.saxutils import escape
 import cv2
 import numpy as np
 
-from tracking.synthetic.video import DIFFICULTIES, SyntheticVideo, derived_seeds, generate_video
+from tracking.synthetic.video import SyntheticVideo
 from tracking.synthetic.writers import JPEG_QUALITY, write_got10k, write_lasot
 
 YTBB_SPLIT_FILES = {"train": "yt_bb_detection_train", "validation": "yt_bb_detection_validation"}
@@ -222,30 +221,3 @@ def write_lasot_train(videos: Iterable[SyntheticVideo], root, category: str = "s
 TRAINING_WRITERS = {"vid": write_vid, "det": write_det, "coco": write_coco, "ytbb": write_ytbb,
                     "got10k": write_got10k_train, "lasot": write_lasot_train}
 
-
-def main(argv=None) -> list[str]:
-    from tqdm import tqdm
-
-    parser = argparse.ArgumentParser(prog="python -m tracking.synthetic.training_formats",
-                                     description="Write synthetic videos in a training dataset's format.")
-    parser.add_argument("--format", required=True, choices=sorted(TRAINING_WRITERS))
-    parser.add_argument("--out", required=True, help="dataset root folder")
-    parser.add_argument("--count", type=int, default=10, help="number of videos")
-    parser.add_argument("--frames", type=int, default=60, help="frames per video")
-    parser.add_argument("--seed", type=int, default=0, help="base seed; video i uses a seed derived from it")
-    parser.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("HEIGHT", "WIDTH"))
-    parser.add_argument("--difficulty", default="normal", choices=DIFFICULTIES)
-    args = parser.parse_args(argv)
-    if args.count < 1 or args.frames < 1:
-        parser.error("--count and --frames must be positive")
-    videos = (generate_video(seed, num_frames=args.frames, size=tuple(args.size), difficulty=args.difficulty,
-                             name=f"synthetic{args.seed}_{index:03d}")
-              for index, seed in enumerate(derived_seeds(args.seed, args.count)))
-    names = TRAINING_WRITERS[args.format](tqdm(videos, total=args.count, desc=f"writing {args.format}",
-                                               unit="video"), args.out)
-    print(f"wrote {len(names)} {args.format} items to {args.out}")
-    return names
-
-
-if __name__ == "__main__":
-    main()
