@@ -37,7 +37,10 @@ HELDOUT_DIR = Path("data") / "otb_heldout"
 TRAIN_DATA_DIR = Path("data")
 TRAIN_RUN_DIR = Path("train")
 DATA_MARKER = ".demo_data.json"
+RUN_MARKER = "demo_run.json"
 SYNTHETIC_BENCH = "Synthetic-OTB"
+VOT_NAN_NOTE = ("(VOT accuracy is nan when a tracker fails so soon after every re-initialisation that no frame "
+                "outside the 10-frame burn-in is left to average)")
 EXPECTED_GAIN = 0.15  # success AUC, trained minus untrained, on the held-out synthetic sequences
 
 
@@ -46,9 +49,9 @@ class DemoSettings:
     """Sizes of the generated data and the training run of one demo flavour."""
 
     image_size: tuple[int, int] = (240, 320)  # (height, width) of the generated videos
-    train_videos: int = 40                    # VID-format training videos ...
+    train_videos: int = 60                    # VID-format training videos ...
     train_frames: int = 50                    # ... of this many frames
-    coco_videos: int = 20                     # videos whose every 5th frame becomes a COCO image
+    coco_videos: int = 30                     # videos whose every 5th frame becomes a COCO image
     coco_frames: int = 20
     heldout_videos: int = 8                   # OTB-format held-out sequences ...
     heldout_frames: int = 80                  # ... of this many frames
@@ -315,6 +318,20 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_run_folder(out_dir: Path, recipe: dict) -> None:
+    """A rerun resumes only the same demo: refuse an ``--out`` that holds a demo with other settings."""
+    marker = out_dir / RUN_MARKER
+    recipe = json.loads(json.dumps(recipe))  # as it reads back (tuples become lists)
+    if marker.is_file():
+        previous = json.loads(marker.read_text())
+        if previous != recipe:
+            changed = sorted(k for k in set(previous) | set(recipe) if previous.get(k) != recipe.get(k))
+            raise SystemExit(f"error: {out_dir} holds a demo run with other settings ({', '.join(changed)} differ); "
+                             "choose another --out or delete that folder")
+    else:
+        marker.write_text(json.dumps(recipe, indent=2))
+
+
 # --- command line --------------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,6 +360,8 @@ def main(argv=None) -> dict:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
+    check_run_folder(out_dir, {"quick": args.quick, "seed": args.seed, "overrides": list(args.overrides),
+                               "settings": asdict(settings)})
 
     import torch
 
@@ -399,6 +418,9 @@ def main(argv=None) -> dict:
     print("\n" + format_table(ope_rows))
     if vot_rows:
         print("\n" + format_table(vot_rows))
+        if any(row["Accuracy"] != row["Accuracy"] for row in vot_rows):
+            print(VOT_NAN_NOTE)
+            (out_dir / "results.md").write_text(text + "\n" + VOT_NAN_NOTE + "\n")
     print()
     for bench_name, gain in improvement.items():
         metric = "EAO" if bench_name == "VOT" else "success AUC"

@@ -313,11 +313,12 @@ def check_metric(spec: SweepSpec, trial: Trial, kind: str) -> None:
                          f"available: {sorted(trial.scores)}")
 
 
-def _log_offline_run(spec: SweepSpec, trial: Trial, out_dir: Path, project: str) -> None:
+def _log_run(spec: SweepSpec, trial: Trial, out_dir: Path, project: str, mode: str) -> None:
+    """One W&B run per trial (``mode`` "offline" unless the user configured W&B): parameters and scores."""
     import wandb
 
     run = wandb.init(project=project, dir=str(out_dir), group=spec.name, job_type="sweep-trial", name=trial.name,
-                     config=dict(trial.parameters), mode="offline", reinit="finish_previous")
+                     config=dict(trial.parameters), mode=mode, reinit="finish_previous")
     try:
         run.log(trial.scores)
         run.summary[spec.metric] = trial.score(spec.metric)
@@ -429,9 +430,9 @@ def write_outputs(spec: SweepSpec, trials: list[Trial], out_dir: Path) -> dict[s
 # --- the two drivers --------------------------------------------------------------------------------------------
 
 def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
-              seed: int = 0, bench_name: str | None = None, log_wandb: bool = True, project: str = "siamrpnpp-sweep",
-              progress: bool = True) -> list[Trial]:
-    """Run the YAML's grid / random search here; each trial logged as an offline W&B run."""
+              seed: int = 0, bench_name: str | None = None, wandb_mode: str | None = "offline",
+              project: str = "siamrpnpp-sweep", progress: bool = True) -> list[Trial]:
+    """Run the YAML's grid / random search here; each trial logged as a W&B run in ``wandb_mode`` (None: no run)."""
     from tqdm.auto import tqdm
 
     if spec.method == "bayes":
@@ -444,8 +445,8 @@ def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
         bar.set_postfix_str(", ".join(f"{k}={_format_value(v)}" for k, v in parameters.items()))
         run_trial(trial, make_tracker, benchmark, kind, out_dir, bench_name, progress=False)
         check_metric(spec, trial, kind)
-        if log_wandb:
-            _log_offline_run(spec, trial, out_dir, project)
+        if wandb_mode is not None:
+            _log_run(spec, trial, out_dir, project, wandb_mode)
         trials.append(trial)
         bar.write(f"{trial.name}: {spec.metric} = {trial.score(spec.metric):.4f}")
     return trials
@@ -475,12 +476,6 @@ def run_wandb(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
     sweep_id = wandb.sweep(dict(spec.config), project=spec.config.get("project", project))
     wandb.agent(sweep_id, function=one_trial, count=count or spec.run_cap)
     return trials
-
-
-def wandb_is_online() -> bool:
-    from experiments.wandb_setup import configure_wandb_mode
-
-    return configure_wandb_mode() not in ("offline", "disabled", "dryrun")
 
 
 # --- command line -----------------------------------------------------------------------------------------------
@@ -542,16 +537,25 @@ def main(argv=None) -> list[Trial]:
     out_dir.mkdir(parents=True, exist_ok=True)
     benchmark = open_benchmark(args.benchmark, data)
     make_tracker = tracker_factory(ckpt, device)
-    online = not args.local and wandb_is_online()
+    from experiments.wandb_setup import configure_wandb_mode
+
+    mode = configure_wandb_mode()  # "offline" unless the user configured W&B
+    configured = mode not in ("offline", "disabled", "dryrun")
+    online = configured and not args.local
+    # a local search logs each trial as a W&B run: online when configured (--local), else offline; none if disabled
+    if args.no_wandb or mode == "disabled":
+        trial_mode = None
+    else:
+        trial_mode = "online" if configured else "offline"
     print(f"sweep {spec.name} ({spec.source}): {spec.method} over {', '.join(spec.parameters)}; metric "
           f"{spec.metric} ({spec.goal}); {len(benchmark)} sequence(s) of {data}; "
-          + ("W&B sweep (wandb.sweep + wandb.agent)" if online else "local search, trials logged as offline W&B runs"
-             if not args.no_wandb else "local search"))
+          + ("W&B sweep (wandb.sweep + wandb.agent)" if online else
+             f"local search, trials logged as {trial_mode} W&B runs" if trial_mode else "local search"))
     if online:
         trials = run_wandb(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, project=args.project)
     else:
         trials = run_local(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, args.seed,
-                           log_wandb=not args.no_wandb, project=args.project, progress=not args.no_progress)
+                           wandb_mode=trial_mode, project=args.project, progress=not args.no_progress)
     if not trials:
         raise SystemExit("no trial ran")
     files = write_outputs(spec, trials, out_dir)

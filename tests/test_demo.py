@@ -102,3 +102,9 @@ def test_shared_benchmarks_are_used_when_present_and_skipped_when_absent(tmp_pat
     runs = demo.benchmarks_to_run(tmp_path, tmp_path / "missing", demo.FULL)
     assert [r.bench_name for r in runs] == ["Synthetic-OTB"]
     assert "skipping the real sequences" in capsys.readouterr().out
+
+
+def test_a_folder_holding_another_demo_is_not_resumed_with_other_settings(quick_demo):
+    out, _ = quick_demo
+    with pytest.raises(SystemExit, match="seed differ"):
+        demo.main(["--out", str(out), "--quick", "--no-shared", "--seed", "3"])

@@ -75,7 +75,7 @@ def test_bundled_sweeps_are_valid_wandb_configs():
     grid = sweep.load_sweep("siamrpnpp_hyperparameters")
     assert grid.method == "grid" and grid.metric == "success_auc" and grid.goal == "maximize"
     assert set(grid.parameters) == {"penalty_k", "window_influence", "lr"}
-    assert len(sweep.grid_trials(grid)) == 4 * 3 * 3
+    assert len(sweep.grid_trials(grid)) == 3 * 3 * 2
     random = sweep.load_sweep("siamrpnpp_random")
     assert random.method == "random" and len(sweep.local_trials(random)) == random.run_cap == 20
 
@@ -141,3 +141,55 @@ def test_tiny_sweep_writes_table_plot_and_offline_runs(tmp_path, monkeypatch, ca
     again = sweep.main(["--sweep", str(sweep_file), "--out", str(out), "--ckpt", str(ckpt), "--data", str(data),
                         "--count", "3", "--device", "cpu", "--no-progress", "--no-wandb"])
     assert [t.scores["success_auc"] for t in again] == [t.scores["success_auc"] for t in trials]
+
+
+def test_with_wandb_configured_the_sweep_goes_through_wandb_sweep_and_agent(tmp_path, monkeypatch):
+    """W&B configured (API key): the YAML is registered with wandb.sweep and trials come from wandb.agent."""
+    import wandb
+
+    from tracking.synthetic import generate_videos, write_otb
+
+    data = tmp_path / "otb"
+    write_otb(generate_videos(3, 1, num_frames=5, size=(64, 80), difficulty="easy"), data)
+    sweep_file = tmp_path / "ncc.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "method": "grid", "metric": {"name": "success_auc", "goal": "maximize"},
+        "parameters": {"window_influence": {"values": [0.0, 0.9]}, "scale_lr": {"value": 0.5}}}))
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    calls = {"logged": []}
+
+    class FakeRun:
+        def __init__(self, config):
+            self.config = config
+
+        def log(self, values):
+            calls["logged"].append(dict(values))
+
+        def finish(self):
+            calls["finished"] = calls.get("finished", 0) + 1
+
+    def fake_sweep(config, project=None, **_):
+        calls["sweep"] = (config, project)
+        return "sweep123"
+
+    def fake_agent(sweep_id, function, count=None, **_):
+        calls["agent"] = (sweep_id, count)
+        spec = sweep.parse_sweep(calls["sweep"][0])
+        proposals = iter(sweep.grid_trials(spec))  # what the server's grid would hand out
+        monkeypatch.setattr(wandb, "init", lambda **kwargs: FakeRun(next(proposals)))
+        for _ in range(count or 2):
+            function()
+
+    monkeypatch.setattr(wandb, "sweep", fake_sweep)
+    monkeypatch.setattr(wandb, "agent", fake_agent)
+    out = tmp_path / "out"
+    trials = sweep.main(["--sweep", str(sweep_file), "--out", str(out), "--ckpt", "baseline:ncc", "--data", str(data),
+                         "--count", "2", "--device", "cpu", "--no-progress"])
+    assert calls["sweep"][0]["method"] == "grid" and calls["agent"] == ("sweep123", 2)
+    assert [t.parameters for t in trials] == [{"window_influence": 0.0, "scale_lr": 0.5},
+                                              {"window_influence": 0.9, "scale_lr": 0.5}]
+    assert [entry["success_auc"] for entry in calls["logged"]] == [t.scores["success_auc"] for t in trials]
+    assert calls["finished"] == 2
+    assert len(list(csv.DictReader(open(out / "trials.csv")))) == 2
+    assert not (out / "wandb").exists()  # no offline runs: W&B itself recorded the trials

@@ -189,8 +189,8 @@ def test_train_command_checkpoints_resumes_and_tracks(training_root, tmp_path, m
     rows = [row for path in launches for row in _metrics(path)]
     assert any(row.get("val/total") for row in rows) and any(row.get("train/total_epoch") for row in rows)
     head_lrs = sorted({float(row["lr-SGD/head"]) for row in rows if row.get("lr-SGD/head")})
-    # the demo schedule: warm-up epoch at 0.002, then 0.01 (x base_lr / lr_start = 1)
-    assert head_lrs == pytest.approx([0.002, 0.01])
+    # the demo schedule: warm-up epoch at 0.004, then 0.02 (x base_lr / lr_start = 1)
+    assert head_lrs == pytest.approx([0.004, 0.02])
 
     # the checkpoint runs as a tracker through the evaluation helper's loader
     import numpy as np
@@ -214,5 +214,5 @@ def test_module_hyperparameters_rebuild_from_checkpoint_config():
 
     module = build_module(config, model_config(config))
     assert isinstance(module, SiamRPNppModule)
-    assert module.hparams.epochs == 3 and module.hparams.base_lr == 0.01
+    assert module.hparams.epochs == 3 and module.hparams.base_lr == 0.02
     assert module.hparams.model == PRESETS["siamrpn_demo"].to_dict()
