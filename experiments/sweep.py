@@ -318,7 +318,8 @@ def _log_run(spec: SweepSpec, trial: Trial, out_dir: Path, project: str, mode: s
     import wandb
 
     run = wandb.init(project=project, dir=str(out_dir), group=spec.name, job_type="sweep-trial", name=trial.name,
-                     config=dict(trial.parameters), mode=mode, reinit="finish_previous")
+                     config=dict(trial.parameters), mode=mode, reinit="finish_previous",
+                     settings=wandb.Settings(silent=True))  # one summary line at the end instead of one per run
     try:
         run.log(trial.scores)
         run.summary[spec.metric] = trial.score(spec.metric)
@@ -491,8 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default=None, help="benchmark root; default: the demo's held-out OTB sequences")
     parser.add_argument("--benchmark", default="otb", choices=("otb", "uav123", "lasot", "got10k", "vot"),
                         help="benchmark kind of --data (default otb)")
-    parser.add_argument("--demo-dir", default=DEFAULT_DEMO_DIR,
-                        help=f"where `make demo` wrote its outputs, for the defaults (default {DEFAULT_DEMO_DIR})")
+    parser.add_argument("--demo-dir", default=None,
+                        help="where `make demo` wrote its outputs, for the defaults (default: the folder 'demo' "
+                             f"beside --out, as `make demo` / `make sweep` lay them out, else {DEFAULT_DEMO_DIR})")
     parser.add_argument("--count", type=int, default=None,
                         help="number of trials (random: default run_cap or 10; grid: default all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the offline random search")
@@ -506,7 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_inputs(args) -> tuple[str, Path]:
     """The checkpoint and data root: as given, else the demo's outputs, else an error saying what to pass."""
-    demo = Path(args.demo_dir)
+    if args.demo_dir is not None:
+        demo = Path(args.demo_dir)
+    else:  # make demo writes OUT/demo and make sweep OUT/sweep
+        beside = Path(args.out).parent / "demo"
+        demo = beside if (beside / DEMO_CHECKPOINT).is_file() else Path(DEFAULT_DEMO_DIR)
     ckpt = args.ckpt or (str(demo / DEMO_CHECKPOINT) if (demo / DEMO_CHECKPOINT).is_file() else None)
     data = args.data or (str(demo / DEMO_HELDOUT) if (demo / DEMO_HELDOUT).is_dir() else None)
     if ckpt is None or data is None:
@@ -564,6 +570,9 @@ def main(argv=None) -> list[Trial]:
     print(f"best: {best.name}: {spec.metric} = {best.score(spec.metric):.4f} with "
           + ", ".join(f"{k}={_format_value(v)}" for k, v in best.parameters.items()))
     print(f"wrote {files['csv']}, {files['markdown']}, {files['plot']}")
+    if trial_mode == "offline":
+        print(f"each trial is an offline W&B run under {out_dir / 'wandb'} (upload with `wandb sync "
+              f"{out_dir / 'wandb'}/offline-run-*`)")
     return trials
 
 

@@ -193,3 +193,14 @@ def test_with_wandb_configured_the_sweep_goes_through_wandb_sweep_and_agent(tmp_
     assert calls["finished"] == 2
     assert len(list(csv.DictReader(open(out / "trials.csv")))) == 2
     assert not (out / "wandb").exists()  # no offline runs: W&B itself recorded the trials
+
+
+def test_defaults_come_from_the_demo_beside_the_output_folder(tmp_path):
+    demo_dir = tmp_path / "demo"
+    (demo_dir / sweep.DEMO_CHECKPOINT).parent.mkdir(parents=True)
+    (demo_dir / sweep.DEMO_CHECKPOINT).write_bytes(b"")
+    (demo_dir / sweep.DEMO_HELDOUT).mkdir(parents=True)
+    args = sweep.build_parser().parse_args(["--out", str(tmp_path / "sweep")])
+    assert sweep.resolve_inputs(args) == (str(demo_dir / sweep.DEMO_CHECKPOINT), demo_dir / sweep.DEMO_HELDOUT)
+    args = sweep.build_parser().parse_args(["--out", str(tmp_path / "sweep"), "--data", "/elsewhere"])
+    assert sweep.resolve_inputs(args)[1] == sweep.Path("/elsewhere")
