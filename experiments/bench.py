@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from experiments import cli
+
 MODELS = {
     "r50_l234_dwxcorr": "siamrpn_r50_l234_dwxcorr",
     "alex_dwxcorr": "siamrpn_alex_dwxcorr",
@@ -204,9 +206,7 @@ def main(argv=None) -> list[BenchResult]:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is available")
+    device = torch.device(cli.resolve_device(args.device))
     on_gpu = device.type == "cuda"
     precision = args.precision or ("bf16" if on_gpu else "fp32")
     autocast_dtype = torch.bfloat16 if precision == "bf16" else None

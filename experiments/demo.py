@@ -29,6 +29,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from experiments import cli
+
 DEMO_CONFIG = "siamrpn_demo"
 TRACKERS = ("untrained", "trained")
 # Layout under --out (experiments.sweep reads the first two as its defaults).
@@ -363,13 +365,8 @@ def main(argv=None) -> dict:
     check_run_folder(out_dir, {"quick": args.quick, "seed": args.seed, "overrides": list(args.overrides),
                                "settings": asdict(settings)})
 
-    import torch
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is available")
+    device = cli.resolve_device(args.device)
     from experiments.wandb_setup import configure_wandb_mode
 
     configure_wandb_mode()  # nothing reaches the network unless the user configured W&B
@@ -436,8 +433,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError) as error:  # DataError is a ValueError: its message names the file
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    cli.run(main)

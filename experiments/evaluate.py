@@ -11,8 +11,8 @@ table is printed. NAME defaults to the checkpoint's stem. VOT runs the supervise
 from __future__ import annotations
 
 import argparse
-import sys
 
+from experiments import cli
 from tracking.evaluation.runner import KINDS
 
 
@@ -50,15 +50,12 @@ def _benchmark_options(args) -> dict:
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import torch
 
     from lightning_modules.checkpoints import default_tracker_name, load_tracker, parse_overrides
     from tracking.benchmarks import open_benchmark
     from tracking.evaluation.runner import evaluate_tracker
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is available")
+    device = cli.resolve_device(args.device)
     overrides = parse_overrides(args.overrides)
     benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
     tracker = load_tracker(args.ckpt, overrides, device)
@@ -79,8 +76,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError) as error:  # DataError is a ValueError: show the message, not a traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    cli.run(main)

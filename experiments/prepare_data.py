@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from experiments import cli
 from datamodules.prepare import format_summary, prepare_dataset
 from datamodules.tracks import BoxFilter
 
@@ -59,4 +60,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -12,13 +12,13 @@ VOT's ``baseline/<seq>/<seq>_001.txt``); the tracker is named after the folder.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from experiments import cli
 from tracking.benchmarks.base import Sequence
 from tracking.errors import DataError
 
@@ -154,8 +154,4 @@ def main(argv=None) -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    cli.run(main)

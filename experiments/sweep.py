@@ -24,7 +24,6 @@ import argparse
 import csv
 import itertools
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from experiments import cli
 from experiments.demo import CHECKPOINT_DIR, HELDOUT_DIR
 from tracking.errors import DataError
 
@@ -532,13 +532,10 @@ def main(argv=None) -> list[Trial]:
     spec = load_sweep(args.sweep)
     ckpt, data = resolve_inputs(args)
 
-    import torch
 
     from tracking.benchmarks import open_benchmark
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is available")
+    device = cli.resolve_device(args.device)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     benchmark = open_benchmark(args.benchmark, data)
@@ -577,8 +574,4 @@ def main(argv=None) -> list[Trial]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError) as error:  # DataError is a ValueError: the message names the file
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    cli.run(main)

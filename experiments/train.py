@@ -35,6 +35,7 @@ from pathlib import Path
 
 import yaml
 
+from experiments import cli
 from experiments.configs import config_names, load_config, model_config
 from tracking.errors import DataError
 
@@ -343,4 +344,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -325,3 +325,20 @@ def test_evaluate_command_vot_and_override_errors(vot_root, otb_root, tmp_path):
                        "--set", "penalty_q=1"])
     with pytest.raises(ValueError, match="unknown baseline"):
         evaluate.main(["otb", "--ckpt", "baseline:kcf", "--data", str(otb_root), "--out", str(tmp_path)])
+
+
+def test_entry_points_exit_2_with_the_message_on_bad_input(tmp_path, capsys):
+    from experiments import cli
+    from tracking.errors import DataError
+
+    def failing_main():
+        raise DataError(tmp_path / "groundtruth_rect.txt", "expected 4 values, got 3", line=7)
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(failing_main)
+    assert exit_info.value.code == 2
+    assert "groundtruth_rect.txt, line 7: expected 4 values, got 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(lambda: None)
+    assert exit_info.value.code == 0
+    assert cli.resolve_device("cpu") == "cpu"

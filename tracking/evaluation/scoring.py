@@ -16,7 +16,6 @@ the wrong number of lines raises ``DataError`` naming it.
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path

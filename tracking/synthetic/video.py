@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from tracking.benchmarks.otb import OTB_ATTRIBUTE_NAMES  # noqa: F401  (defined with the OTB reader; re-exported)
 
 DIFFICULTIES = ("easy", "normal", "hard")
 
