@@ -263,3 +263,17 @@ def test_overrides_and_clipping():
     half = SiamRPNTracker(model, autocast_dtype=torch.bfloat16)
     half_boxes, _ = track_frames(half, frames, [60.0, 50.0, 30.0, 30.0])
     assert np.all(np.isfinite(half_boxes)) and half_boxes.shape == (3, 4)
+
+
+def test_overflowing_size_predictions_keep_the_size_instead_of_nan():
+    model = SiamRPN("siamrpn_demo").eval()
+    anchor_num = len(model.config.anchor_ratios) * len(model.config.anchor_scales)
+    with torch.no_grad():  # log-size outputs (loc channels 2K..4K) of ~1000 overflow exp() on every anchor
+        for level in model.head.levels:
+            level.loc.predict.bias[2 * anchor_num:] = 1000.0
+    tracker = SiamRPNTracker(model)
+    frames, _ = moving_square_frames(3)
+    with np.errstate(all="raise"):
+        boxes, _ = track_frames(tracker, frames, [60.0, 50.0, 30.0, 20.0])
+    assert np.all(np.isfinite(boxes))
+    np.testing.assert_allclose(boxes[1:, 2:], [[30.0, 20.0]] * 2)  # lr 0 on overflowed anchors: size kept

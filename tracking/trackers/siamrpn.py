@@ -135,20 +135,25 @@ class SiamRPNTracker:
         anchors = self.anchors
         pred_cx = delta[0] * anchors[:, 2] + anchors[:, 0]
         pred_cy = delta[1] * anchors[:, 3] + anchors[:, 1]
-        pred_w = np.exp(delta[2]) * anchors[:, 2]
-        pred_h = np.exp(delta[3]) * anchors[:, 3]
+        # An untrained network can predict log-sizes whose exp overflows; such anchors get penalty 0 (so lr 0:
+        # the size is kept) instead of NaN scores; the reference's numbers are unchanged wherever they are finite.
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            pred_w = np.exp(delta[2]) * anchors[:, 2]
+            pred_h = np.exp(delta[3]) * anchors[:, 3]
 
-        def change(ratio):
-            return np.maximum(ratio, 1.0 / ratio)
+            def change(ratio):
+                return np.maximum(ratio, 1.0 / ratio)
 
-        def padded_size(w, h):
-            pad = (w + h) * 0.5
-            return np.sqrt((w + pad) * (h + pad))
+            def padded_size(w, h):
+                pad = (w + h) * 0.5
+                return np.sqrt((w + pad) * (h + pad))
 
-        scale_change = change(padded_size(pred_w, pred_h) /
-                              padded_size(self.size[0] * scale_z, self.size[1] * scale_z))
-        ratio_change = change((self.size[0] / self.size[1]) / (pred_w / pred_h))
-        penalty = np.exp(-(ratio_change * scale_change - 1) * cfg.penalty_k)
+            scale_change = change(padded_size(pred_w, pred_h) /
+                                  padded_size(self.size[0] * scale_z, self.size[1] * scale_z))
+            ratio_change = change((self.size[0] / self.size[1]) / (pred_w / pred_h))
+            penalty = np.exp(-(ratio_change * scale_change - 1) * cfg.penalty_k)
+        finite = np.isfinite(penalty) & np.isfinite(pred_w) & np.isfinite(pred_h)
+        penalty, pred_w, pred_h = (np.where(finite, v, 0.0) for v in (penalty, pred_w, pred_h))
         pscore = penalty * score * (1 - cfg.window_influence) + self.window * cfg.window_influence
         best = int(np.argmax(pscore))
 
