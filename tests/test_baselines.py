@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tracking.boxes import iou_xywh
+from tracking.metrics.ope import iou
 from tracking.tracker import Tracker, track_frames
 from tracking.trackers.baselines import FirstBoxTracker, NCCTracker
 
@@ -92,6 +92,6 @@ def test_ncc_beats_first_box_on_generated_sequences(seed):
     ious = {}
     for tracker in (NCCTracker(), FirstBoxTracker()):
         boxes, _ = track_frames(tracker, video.frames, video.boxes[0])
-        ious[tracker.name] = float(iou_xywh(boxes[visible], video.boxes[visible]).mean())
+        ious[tracker.name] = float(iou(boxes[visible], video.boxes[visible]).mean())
     assert ious["NCC"] > 0.75
     assert ious["NCC"] > ious["FirstBox"] + 0.3

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from tracking import boxes
+
 from tracking.crops import context_size, crop_and_resize, crop_batch, search_size, window_bounds
+from tracking.metrics.ope import iou
 
 
 def test_xywh_corners_round_trip():
@@ -43,11 +45,13 @@ def test_rotated_polygon_keeps_center_and_area():
 def test_iou_and_validity():
     a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]])
     b = np.array([[0, 0, 10, 10], [5, 0, 10, 10], [20, 20, 5, 5]])
-    np.testing.assert_allclose(boxes.iou_xywh(a, b), [1.0, 50 / 150, 0.0])
+    np.testing.assert_allclose(iou(a, b), [1.0, 50 / 150, 0.0])
     valid = boxes.is_valid_xywh([[0, 0, 1, 1], [0, 0, 0, 5], [np.nan, 0, 1, 1], [0, 0, -1, 2]])
     assert valid.tolist() == [True, False, False, False]
+    with pytest.raises(ValueError, match="shape"):
+        iou([1, 2, 3], [1, 2, 3])
     with pytest.raises(ValueError, match="4 values"):
-        boxes.iou_xywh([1, 2, 3], [1, 2, 3])
+        boxes.xywh_to_corners([1, 2, 3])
 
 
 def test_context_and_search_sizes():

@@ -101,18 +101,3 @@ def clip_xywh(boxes, image_width: float, image_height: float, min_size: float = 
     c[:, 3] = np.clip(c[:, 3], min_size, image_height)
     return _restore(cxcywh_to_xywh(c), single)
 
-
-def iou_xywh(boxes_a, boxes_b) -> np.ndarray:
-    """Element-wise IoU of two equally long lists of ``xywh`` boxes (continuous extent, no +1)."""
-    a, single = _as_2d(boxes_a, 4)
-    b, _ = _as_2d(boxes_b, 4)
-    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = iw * ih
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    iou = np.clip(iou, 0.0, 1.0)
-    return iou[0] if single else iou

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tracking.crops import crop_and_resize
+from tracking.crops import context_size, crop_and_resize
 from tracking.models.anchors import generate_anchors
 from tracking.models.config import SiamRPNConfig
 
@@ -96,8 +96,7 @@ class SiamRPNTracker:
         return image
 
     def _context_window(self) -> float:
-        context = self.config.context_amount * float(np.sum(self.size))
-        return float(np.sqrt((self.size[0] + context) * (self.size[1] + context)))
+        return context_size(float(self.size[0]), float(self.size[1]), self.config.context_amount)
 
     # ------------------------------------------------------------------------------------------------
     @torch.inference_mode()
