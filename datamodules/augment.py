@@ -42,9 +42,6 @@ RGB_VAR = np.array([[-0.55919361, 0.98062831, -0.41940627],
                     [1.72091413, 0.19879334, -1.82968581],
                     [4.64467907, 4.73710203, 4.88324118]], dtype=np.float32)
 
-IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-IMAGE_FORMATS = ("bgr255", "rgb_normalized")
 
 
 @dataclass(frozen=True)
@@ -146,17 +143,3 @@ class ImageAugmenter:
             out = reference_motion_blur(out, size, float(rng.random()))
         return out
 
-
-def to_network_layout(image_rgb: np.ndarray, image_format: str) -> np.ndarray:
-    """float32 H x W x 3 RGB (0-255) -> 3 x H x W float32 in the model's layout.
-
-    ``bgr255``: BGR 0-255, what checkpoints of the reference implementation were trained on;
-    ``rgb_normalized``: RGB scaled to 0-1 and normalized with the ImageNet mean/std of torchvision backbones.
-    """
-    if image_format == "bgr255":
-        out = image_rgb[:, :, ::-1]
-    elif image_format == "rgb_normalized":
-        out = (image_rgb / 255.0 - IMAGENET_MEAN_RGB) / IMAGENET_STD_RGB
-    else:
-        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
-    return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)

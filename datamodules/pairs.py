@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from datamodules.augment import IMAGE_FORMATS, CropJitter, ImageAugmenter, crop_transform, draw_crop, \
-    to_network_layout, warp_crop
+from datamodules.augment import CropJitter, ImageAugmenter, crop_transform, draw_crop, warp_crop
 from datamodules.sources import DEFAULT_FRAME_RANGES, TrackSource
 from datamodules.tracks import SkipSummary
 from tracking.errors import DataError
+from tracking.network_input import check_image_format, to_network_layout
 
 MAX_ATTEMPTS = 32
 
@@ -89,8 +89,7 @@ class PairConfig:
     image_format: str = "bgr255"
 
     def __post_init__(self):
-        if self.image_format not in IMAGE_FORMATS:
-            raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {self.image_format!r}")
+        check_image_format(self.image_format)
         for name in ("template_blur", "template_flip", "template_color", "search_blur", "search_flip",
                      "search_color", "gray", "negative"):
             value = getattr(self, name)

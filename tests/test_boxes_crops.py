@@ -107,3 +107,14 @@ def test_batched_torch_crop_matches_numpy(out_size):
     # cv2 rounds its bilinear weights to 11-bit fixed point on uint8 images
     assert np.abs(got - expected).max() <= 1.01
     assert np.abs(got - expected).mean() < 0.3
+
+
+def test_network_input_layouts():
+    from tracking.network_input import to_network_layout
+
+    pixel = np.array([[[255, 128, 0]]], dtype=np.uint8)  # one RGB pixel
+    np.testing.assert_array_equal(to_network_layout(pixel, "bgr255")[:, 0, 0], [0, 128, 255])
+    expected = (np.array([1.0, 128 / 255, 0.0]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    np.testing.assert_allclose(to_network_layout(pixel, "rgb_normalized")[:, 0, 0], expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="image_format"):
+        to_network_layout(pixel, "rgb255")

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.augment import CropJitter, draw_crop, to_network_layout
+from datamodules.augment import CropJitter, draw_crop
+from tracking.network_input import to_network_layout
 from datamodules.pairs import PairConfig, PairDataset, PairSampler, SourceSpec
 from tracking.crops import context_size
 

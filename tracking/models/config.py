@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from tracking.network_input import IMAGE_FORMATS
+
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet18_pysot", "resnet34_pysot", "resnet50_pysot",
              "alexnet_legacy", "mobilenetv2")
 HEADS = ("dw", "up")
-IMAGE_FORMATS = ("bgr255", "rgb_normalized")
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,10 @@ import torch.nn.functional as F
 from tracking.crops import context_size, crop_and_resize
 from tracking.models.anchors import generate_anchors
 from tracking.models.config import SiamRPNConfig
+from tracking.network_input import to_network_layout
 
 # Config fields a tracker may override; the rest describe the network and are fixed by its weights.
 TRACKER_KEYS = ("penalty_k", "window_influence", "lr", "instance_size", "context_amount")
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
 
 
 def tracker_config(config: SiamRPNConfig, overrides: dict | None) -> SiamRPNConfig:
@@ -34,15 +32,6 @@ def tracker_config(config: SiamRPNConfig, overrides: dict | None) -> SiamRPNConf
     if bad:
         raise ValueError(f"unknown tracker override(s) {bad}; allowed: {list(TRACKER_KEYS)}")
     return config.replace(**overrides) if overrides else config
-
-
-def to_model_input(patch: np.ndarray, image_format: str) -> np.ndarray:
-    """An RGB uint8 crop (H, W, 3) as the network's (3, H, W) float32 input."""
-    if image_format == "bgr255":
-        return np.ascontiguousarray(patch[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32)
-    if image_format == "rgb_normalized":
-        return ((patch.astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1).copy()
-    raise ValueError(f"unknown image_format {image_format!r}")
 
 
 class SiamRPNTracker:
@@ -83,7 +72,7 @@ class SiamRPNTracker:
 
     def _crop(self, image: np.ndarray, window: float, output_size: int) -> torch.Tensor:
         patch = crop_and_resize(image, self.center, window, output_size, fill=self.channel_average)
-        array = to_model_input(patch, self.config.image_format)
+        array = to_network_layout(patch, self.config.image_format)
         return torch.from_numpy(array)[None].to(self.device, non_blocking=True)
 
     @staticmethod
