@@ -29,6 +29,7 @@ from tqdm import tqdm
 from datamodules.augment import CropDraw, crop_transform, warp_crop
 from datamodules.sources import INDEX_FILE, META_FILE, crop_relative_path, reader_class
 from datamodules.tracks import SKIP_REASONS, BoxFilter, SkipSummary, TrackTable
+from tracking.atomic_files import atomic_write_text
 
 PARTS_DIR = "parts"
 PLAN_FILE = "plan.json"
@@ -146,9 +147,7 @@ def prepare_dataset(kind: str, root, out, *, crops: bool = True, crop_size: int 
         workers_hint = workers or os.cpu_count() or 1
         chunk_size = chunk_size or max(1, min(64, len(videos) // (workers_hint * 8) or 1))
         plan = {"settings": settings, "videos": videos, "chunk_size": chunk_size}
-        temporary = plan_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(plan))
-        os.replace(temporary, plan_path)
+        atomic_write_text(plan_path, json.dumps(plan))
     chunks = [videos[i:i + chunk_size] for i in range(0, len(videos), chunk_size)]
     done = {int(p.stem.split("_")[1]) for p in parts.glob("chunk_*.npz") if not p.stem.endswith(".tmp")}
     todo = [(n, chunk) for n, chunk in enumerate(chunks) if n not in done]
@@ -193,9 +192,7 @@ def prepare_dataset(kind: str, root, out, *, crops: bool = True, crop_size: int 
                 dropped=dropped, dropped_examples=summary.examples, resumed_chunks=resumed_chunks,
                 chunks=len(chunks), seconds=round(time.perf_counter() - started, 2), complete=True)
     table.save(out / INDEX_FILE)
-    temporary = out / (META_FILE + ".tmp")
-    temporary.write_text(json.dumps(meta, indent=1))
-    os.replace(temporary, out / META_FILE)
+    atomic_write_text(out / META_FILE, json.dumps(meta, indent=1))
     shutil.rmtree(parts)
     return meta
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tracking import atomic_files
 from tracking.benchmarks import open_benchmark
 from tracking.boxes import polygon_to_xywh
 from tracking.errors import DataError
-from tracking.evaluation import runner as runner_module
 from tracking.evaluation.runner import (
     atomic_write_text,
     run_ope,
@@ -135,8 +135,8 @@ def test_interrupt_during_the_write_leaves_no_partial_file(otb_root, tmp_path, m
             raise KeyboardInterrupt
         return real_fsync(descriptor)
 
-    monkeypatch.setattr(runner_module.os, "fsync", fsync_interrupted)
-    monkeypatch.setattr(runner_module, "_fsync_directory", lambda directory: None)
+    monkeypatch.setattr(atomic_files.os, "fsync", fsync_interrupted)
+    monkeypatch.setattr(atomic_files, "_fsync_directory", lambda directory: None)
     with pytest.raises(KeyboardInterrupt):
         run_ope(FirstBoxTracker(), benchmark, tmp_path, "T", "OTB", progress=False)
     result_dir = tmp_path / "OTB" / "T"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tracking.atomic_files import atomic_write_text
 from tracking.metrics.ope import NORM_PRECISION_THRESHOLDS, PRECISION_THRESHOLDS
 
 # got10k's OTB performance.json keys and where they come from in our score dicts
@@ -56,9 +57,7 @@ def write_performance_json(report_dir, tracker_name: str, overall: Mapping, per_
              "seq_wise": {name: _with_got10k_keys(scores) for name, scores in per_sequence.items()}}
     entry.update(extra or {})
     path = folder / "performance.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(_jsonable({tracker_name: entry}), indent=4))
-    temporary.replace(path)
+    atomic_write_text(path, json.dumps(_jsonable({tracker_name: entry}), indent=4))
     return path
 
 

@@ -14,9 +14,6 @@ written last, so a run killed at any point leaves either a complete result or no
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from tracking.atomic_files import atomic_write_text
 from tracking.benchmarks.base import Benchmark, Sequence
 from tracking.boxes import is_valid_xywh, polygon_to_xywh
 from tracking.errors import DataError
@@ -46,36 +44,6 @@ class RunSummary:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
-
-
-# --- files -------------------------------------------------------------------------------------------------------
-
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` so that ``path`` holds either its old content or all of ``text``, never part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # makes the rename itself durable; not possible on every platform/file system
-    with contextlib.suppress(OSError, AttributeError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def format_boxes(boxes: np.ndarray) -> str:
