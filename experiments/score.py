@@ -95,6 +95,11 @@ def print_report(report: Report, path: Path, out=None) -> None:
         print(format_table(rows), file=out)
     if report.missing:
         print(f"\nMissing results for {len(report.missing)} sequence(s): {', '.join(report.missing)}", file=out)
+    nan_counts = {name: int(scores["nan_result_lines"]) for name, scores in report.per_sequence.items()
+                  if scores.get("nan_result_lines")}
+    if nan_counts:
+        print(f"\nResult lines with NaN (scored as failed frames) in {len(nan_counts)} sequence(s): "
+              + ", ".join(f"{name} ({count})" for name, count in nan_counts.items()), file=out)
     print(f"\nReport: {path}", file=out)
 
 

@@ -149,6 +149,103 @@ def test_otb_shared_sequences_equal_got10k(shared_data, tmp_path):
     _assert_otb_equal(ours, theirs)
 
 
+# --- the real OTB-100 layout, with its 0,0,0,0 rows ----------------------------------------------------------------
+
+_TINY_JPEG = cv2.imencode(".jpg", np.zeros((2, 2, 3), np.uint8))[1].tobytes()
+
+
+def _write_otb100_root(root, rng):
+    """Every OTB-2015 (TB-100) folder as distributed, with tiny images: Jogging and Skating2 with two targets,
+    Human4 with its empty ``groundtruth_rect.1.txt``, the annotated sub-ranges (David's frames 300-770, BlurCar1's
+    images numbered from 247, ...) and the ``0,0,0,0`` rows of Board (its last line) and Twinnings."""
+    from tracking.benchmarks.otb import OTB_FRAME_RANGES, OTB_VERSIONS
+
+    ground_truths = {}
+    for folder in OTB_VERSIONS[2015]:
+        count = int(rng.integers(14, 21))
+        first = {"David": 300, "BlurCar1": 247, "BlurCar3": 3, "BlurCar4": 18}.get(folder, 1)
+        numbers = range(1 if folder == "David" else first, first + count)  # David's img/ starts at 0001
+        (root / folder / "img").mkdir(parents=True)
+        for number in numbers:
+            (root / folder / "img" / f"{number:04d}.jpg").write_bytes(_TINY_JPEG)
+        targets = {"Jogging": ["1", "2"], "Skating2": ["1", "2"], "Human4": ["2"]}.get(folder)
+        if folder == "Human4":
+            (root / folder / "groundtruth_rect.1.txt").write_text("")  # empty in the release
+        for target in targets or [None]:
+            gt = _random_track(rng, count)
+            if folder == "Board":
+                gt[-1] = 0.0
+            if folder == "Twinnings":
+                gt[[7, 9]] = 0.0
+            file_name = "groundtruth_rect.txt" if target is None else f"groundtruth_rect.{target}.txt"
+            np.savetxt(root / folder / file_name, gt, fmt="%.2f", delimiter=",")
+            name = folder if target is None or folder == "Human4" else f"{folder}.{target}"
+            ground_truths[name] = np.loadtxt(root / folder / file_name, delimiter=",")
+    assert set(OTB_FRAME_RANGES) <= set(OTB_VERSIONS[2015])
+    return ground_truths
+
+
+def test_full_otb100_layout_with_zero_rows_scores_equal_got10k(tmp_path, capsys):
+    """The whole OTB-100 sequence list, Board's and Twinnings' 0,0,0,0 rows, NaN result lines: neither our reader
+    nor ``make score-otb`` refuses anything, and every number equals got10k's ExperimentOTB on the same files.
+
+    Tiger1 is left out of the comparison: our reader follows the OTB benchmark, which omits its first 5 frames
+    (``initOmit``), while got10k scores all of them, so the two expect result files of different lengths.
+    """
+    import json
+    import shutil
+
+    from experiments import score as score_command
+
+    rng = np.random.default_rng(11)
+    root = tmp_path / "OTB100"
+    ground_truths = _write_otb100_root(root, rng)
+    assert len(ground_truths) == 100
+    results = tmp_path / "results" / "OTB2015" / "Noisy"
+    _write_otb_results(results, rng, ground_truths)
+    board = np.loadtxt(results / "Board.txt", delimiter=",")
+    board[[4, 6, 7]] = np.nan  # Board: 4 NaN lines in all (row 3 from _perturbed)
+    np.savetxt(results / "Board.txt", board, fmt="%.3f", delimiter=",")
+
+    theirs = _report(experiment_otb(root, 2015, tmp_path / "results", tmp_path / "reports"), ["Noisy"])["Noisy"]
+    assert len(theirs["seq_wise"]) == 100
+    benchmark = OTB(root)
+    assert benchmark.sequence_names == sorted(ground_truths)
+    assert benchmark["Board"].meta["invalid_boxes"] == 1 and benchmark["Twinnings"].meta["invalid_boxes"] == 2
+    ours = score_ope([s for s in benchmark if s.name != "Tiger1"], results, progress=False)
+
+    compared = {name: entry for name, entry in theirs["seq_wise"].items() if name != "Tiger1"}
+    overall = {"success_curve": np.mean([e["success_curve"] for e in compared.values()], axis=0),
+               "precision_curve": np.mean([e["precision_curve"] for e in compared.values()], axis=0),
+               "speed_fps": np.mean([e["speed_fps"] for e in compared.values()])}
+    overall.update(success_score=np.mean(overall["success_curve"]), precision_score=overall["precision_curve"][20],
+                   success_rate=overall["success_curve"][10])
+    _assert_otb_equal(ours, {"overall": overall, "seq_wise": compared})
+    # the 0,0,0,0 frames are failures in both: Board's last frame and Twinnings' two count against the curve
+    assert ours.per_sequence["Board"]["success_curve"][0] <= 1 - 5 / len(ground_truths["Board"])
+    assert ours.per_sequence["Twinnings"]["success_curve"][0] <= 1 - 3 / len(ground_truths["Twinnings"])
+
+    # make score-otb on the same files (Tiger1's result left out: reported missing, not refused)
+    command_results = tmp_path / "command" / "Noisy"
+    shutil.copytree(results, command_results)
+    (command_results / "Tiger1.txt").unlink()
+    code = score_command.main(["otb", "--results", str(command_results), "--data", str(root),
+                               "--out", str(tmp_path / "out"), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "Missing results for 1 sequence(s): Tiger1" in printed
+    assert "Result lines with NaN (scored as failed frames) in 99 sequence(s): " in printed and "Board (4)" in printed
+    performance = json.loads((tmp_path / "out" / "reports" / "OTB" / "Noisy" / "performance.json").read_text())
+    seq_wise = performance["Noisy"]["seq_wise"]
+    assert seq_wise["Board"]["nan_result_lines"] == 4 and seq_wise["Twinnings"]["nan_result_lines"] == 1
+    assert performance["Noisy"]["overall"]["nan_result_lines"] == 98 + 4
+    for name in ("Board", "Twinnings", "Human4", "Jogging.2", "David", "BlurCar1"):
+        assert seq_wise[name]["success_score"] == pytest.approx(theirs["seq_wise"][name]["success_score"],
+                                                                abs=TOLERANCE)
+        assert seq_wise[name]["precision_score"] == pytest.approx(theirs["seq_wise"][name]["precision_score"],
+                                                                  abs=TOLERANCE)
+
+
 def test_uav123_scores_equal_got10k_experiment_uav123(tmp_path):
     """UAV123 leaves frames with NaN ground truth out (got10k's ExperimentUAV123), unlike OTB.
 

@@ -172,6 +172,80 @@ def test_invalid_first_box_names_the_annotation_file(tmp_path):
     assert not (tmp_path / "results" / "UAV123" / "T" / "seqX.txt").exists()
 
 
+def _otb_with_rows(tmp_path, replaced: dict) -> Path:
+    """A synthetic OTB root (Seq0, Seq1, 6 frames) whose ground-truth lines ``{(seq, index): text}`` are replaced."""
+    root = tmp_path / "otb"
+    write_otb(_videos(count=2, frames=6), root)
+    for (name, index), text in replaced.items():
+        path = root / name / "groundtruth_rect.txt"
+        lines = path.read_text().splitlines()
+        lines[index] = text
+        path.write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_degenerate_ground_truth_rows_after_the_first_are_tracked_and_scored(tmp_path):
+    """OTB-100's Board ends with 0,0,0,0: the tracker starts from the (valid) first box and the frame scores 0."""
+    from tracking.evaluation.runner import evaluate_tracker
+    from tracking.metrics.ope import ope_scores
+
+    root = _otb_with_rows(tmp_path, {("Seq0", 2): "0,0,0,0", ("Seq0", 5): "0,0,0,0", ("Seq1", 3): "NaN,NaN,NaN,NaN"})
+    benchmark = open_benchmark("otb", root)
+    evaluation = evaluate_tracker("otb", FirstBoxTracker(), benchmark, tmp_path / "out", "T", progress=False)
+    assert evaluation.run.tracked == ["Seq0", "Seq1"]
+    gt = benchmark["Seq0"].ground_truth
+    boxes = np.loadtxt(tmp_path / "out" / "results" / "OTB" / "T" / "Seq0.txt", delimiter=",")
+    np.testing.assert_allclose(boxes, np.repeat(gt[:1], 6, axis=0), atol=5e-5)  # started from the first box
+    expected = ope_scores(boxes, gt)
+    scores = evaluation.report.per_sequence["Seq0"]
+    np.testing.assert_allclose(scores["success_curve"], expected["success_curve"])
+    assert scores["success_curve"][0] <= 4 / 6  # the two 0,0,0,0 frames overlap nothing
+    assert evaluation.report.per_sequence["Seq1"]["success_curve"][0] <= 5 / 6  # the NaN frame is a failure
+
+
+def test_degenerate_first_box_is_a_clear_error(tmp_path):
+    root = _otb_with_rows(tmp_path, {("Seq1", 0): "0,0,0,0"})
+    with pytest.raises(DataError, match=r"Seq1/groundtruth_rect.txt, line 1: first ground-truth box "
+                                        r"\[0.0, 0.0, 0.0, 0.0\] of Seq1 is degenerate"):
+        run_ope(FirstBoxTracker(), open_benchmark("otb", root), tmp_path / "results", "T", "OTB", progress=False)
+    assert (tmp_path / "results" / "OTB" / "T" / "Seq0.txt").is_file()
+    assert not (tmp_path / "results" / "OTB" / "T" / "Seq1.txt").exists()
+
+
+class NaNEveryOtherFrame(FirstBoxTracker):
+    """FirstBox that loses the target (returns NaN) on every other update."""
+
+    def init(self, image, box):
+        super().init(image, box)
+        self.calls = 0
+
+    def update(self, image):
+        self.calls += 1
+        return np.full(4, np.nan) if self.calls % 2 else super().update(image)
+
+
+def test_nan_result_lines_are_failures_and_counted_in_the_report(otb_root, tmp_path):
+    import json
+
+    from tracking.evaluation.runner import evaluate_tracker
+    from tracking.metrics.ope import ope_scores
+
+    benchmark = open_benchmark("otb", otb_root)
+    evaluation = evaluate_tracker("otb", NaNEveryOtherFrame(), benchmark, tmp_path, "Lossy", progress=False)
+    result = tmp_path / "results" / "OTB" / "Lossy" / "Seq0.txt"
+    boxes = np.loadtxt(result, delimiter=",")
+    assert np.isnan(boxes).any(axis=1).sum() == 3  # updates 1, 3, 5 of 5
+    expected = ope_scores(boxes, benchmark["Seq0"].ground_truth)
+    scores = evaluation.report.per_sequence["Seq0"]
+    assert scores["success_auc"] == pytest.approx(expected["success_auc"])
+    assert scores["success_curve"][0] <= 3 / 6 and scores["nan_result_lines"] == 3
+    assert evaluation.report.overall["nan_result_lines"] == 9
+    header, _, row = evaluation.table.splitlines()
+    assert header.split()[-2:] == ["NaN", "lines"] and row.split()[-1] == "9"
+    performance = json.loads((tmp_path / "reports" / "OTB" / "Lossy" / "performance.json").read_text())["Lossy"]
+    assert performance["seq_wise"]["Seq2"]["nan_result_lines"] == 3 and performance["overall"]["nan_result_lines"] == 9
+
+
 def test_run_ope_got10k_layout(tmp_path):
     root = tmp_path / "got10k"
     names = write_got10k(_videos(count=2, frames=5), root, subset="val")

@@ -171,6 +171,30 @@ def test_score_lasot_follows_the_lasot_toolkit(tmp_path):
     assert report.overall["precision_20"] == pytest.approx(6 / 8)
 
 
+def test_score_lasot_nan_and_zero_rows_as_the_toolkit(tmp_path):
+    """calc_seq_err_robust.m on its own data: absent = the flag files only; a NaN or 0,0,0,0 ground-truth row not
+    flagged stays in (overlap -1, centre error -1: precise); a NaN prediction is replaced by the previous one
+    only where the ground truth has no NaN. Hand-computed from the toolkit's code."""
+    folder = tmp_path / "lasot" / "cat" / "cat-1"
+    (folder / "img").mkdir(parents=True)
+    for index in range(1, 7):
+        cv2.imwrite(str(folder / "img" / f"{index:08d}.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (folder / "groundtruth.txt").write_text("1,1,10,10\nNaN,NaN,NaN,NaN\n1,1,10,10\n0,0,0,0\n1,1,10,10\n1,1,10,10\n")
+    (folder / "full_occlusion.txt").write_text("0,0,0,0,1,0")
+    (folder / "out_of_view.txt").write_text("0,0,0,0,0,0")
+    results = tmp_path / "results" / "T"
+    results.mkdir(parents=True)
+    # frame 1: NaN kept (its ground truth is NaN); frame 2: repaired from frame 1, still NaN; frame 5: repaired
+    (results / "cat-1.txt").write_text("1,1,10,10\nNaN,NaN,NaN,NaN\nNaN,NaN,NaN,NaN\n1,1,10,10\n1,1,10,10\n0,0,0,0\n")
+    report = score_lasot(LaSOT(tmp_path / "lasot"), results, progress=False)
+    sequence = report.per_sequence["cat-1"]
+    # frame 4 absent (flagged); overlaps of frames 0, 1, 2, 3, 5: 1, -1, NaN, -1, 1 over 6 frames
+    assert sequence["success_curve"][0] == pytest.approx(2 / 6)
+    # centre errors 0, -1, NaN, -1, 0: four of them <= 20 px
+    assert sequence["precision_20"] == pytest.approx(4 / 6)
+    assert sequence["nan_result_lines"] == 2 and report.overall["nan_result_lines"] == 2
+
+
 def test_score_got10k_refuses_the_withheld_test_ground_truth(tmp_path):
     folder = tmp_path / "got10k" / "test" / "GOT-10k_Test_000001"
     folder.mkdir(parents=True)

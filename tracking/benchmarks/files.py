@@ -90,19 +90,12 @@ def read_label_file(path, length: int | None = None, one_line: bool = False, pad
     return labels
 
 
-def check_boxes(boxes: np.ndarray, path, allow_nan_rows: bool = False, first_line: int = 1) -> None:
-    """Raise ``DataError`` at the first row with a NaN value (unless whole NaN rows are allowed) or a
-    non-positive width/height; ``first_line`` is the file line of row 0."""
-    boxes = np.asarray(boxes, dtype=np.float64)
-    nan_rows = np.isnan(boxes).any(axis=1)
-    for row in np.flatnonzero(nan_rows):
-        if not allow_nan_rows or not np.isnan(boxes[row]).all():
-            raise DataError(path, "NaN in a box (this benchmark does not define absent frames this way)",
-                            line=first_line + int(row))
-    bad = ~nan_rows & ~(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise DataError(path, f"zero-size or infinite box {boxes[row].tolist()}", line=first_line + row)
+def invalid_box_rows(boxes: np.ndarray) -> np.ndarray:
+    """Rows that are not a usable box: a NaN or infinite value, or a width or height <= 0 (e.g. OTB's
+    ``0,0,0,0`` rows). Readers keep such rows as the files have them (the toolkits score them); only the box a
+    tracker starts from must be valid, which the evaluation runner checks."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return ~(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
 
 
 def check_polygons(polygons: np.ndarray, path) -> None:

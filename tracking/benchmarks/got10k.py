@@ -4,8 +4,9 @@ Layout: ``<root>/<subset>/list.txt``; ``<root>/<subset>/<seq>/00000001.jpg``; ``
 comma-separated); for train/val also ``absence.label`` (1 = target absent), ``cover.label`` (visible-ratio level
 0..8, 0 = fully occluded, 8 = fully visible), ``cut_by_image.label`` and ``meta_info.ini``.
 
-Frames marked absent become NaN rows with ``tags["absent"]``; zero-size boxes on other frames (a few exist in
-the train split) are treated the same way and counted in ``meta["zero_size_boxes"]``. The test subset publishes
+Frames marked absent become NaN rows with ``tags["absent"]``; unusable boxes (zero size, NaN) on other frames
+(a few exist in the train split) are treated the same way and counted in ``meta["zero_size_boxes"]``. Nothing
+numeric is refused: scoring reads the file's rows as got10k does. The test subset publishes
 only the first box: rows after the first are NaN and ``meta["first_frame_only"]`` is True.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from tracking.benchmarks.base import Benchmark, Sequence
-from tracking.benchmarks.files import check_boxes, check_frame_count, list_images, read_box_file, read_label_file
+from tracking.benchmarks.files import check_frame_count, invalid_box_rows, list_images, read_box_file, read_label_file
 from tracking.errors import DataError
 
 SUBSETS = ("train", "val", "test")
@@ -62,23 +63,21 @@ class GOT10k(Benchmark):
         if self.subset == "test":
             if len(boxes) < 1:
                 raise DataError(annotation, "no ground-truth line (the test subset needs the first box)")
-            check_boxes(boxes[:1], annotation)
             ground_truth = np.full((count, 4), np.nan)
             ground_truth[0] = boxes[0]
             meta["first_frame_only"] = True
             return Sequence(name=name, frames=images, ground_truth=ground_truth, meta=meta)
 
         check_frame_count(annotation, len(boxes), count)
-        if not np.isfinite(boxes).all():
-            raise DataError(annotation, "NaN or infinite value in a box (GOT-10k marks absence in absence.label)",
-                            line=1 + int(np.argmin(np.isfinite(boxes).all(axis=1))))
 
         labels = {}
         for label in ("absence", "cover", "cut_by_image"):
             path = folder / f"{label}.label"
             labels[label] = read_label_file(path, length=count) if path.is_file() else None
         absent = labels["absence"].astype(bool) if labels["absence"] is not None else np.zeros(count, bool)
-        zero_size = ~absent & ~((boxes[:, 2] > 0) & (boxes[:, 3] > 0))
+        # unusable boxes (zero size, NaN) on frames not marked absent: no box here either; scoring reads the
+        # file's rows as got10k does (it selects frames by cover.label, not by these flags)
+        zero_size = ~absent & invalid_box_rows(boxes)
         absent = absent | zero_size
         ground_truth = boxes.copy()
         ground_truth[absent] = np.nan

@@ -5,16 +5,18 @@ Layout: ``<root>/<category>/<category>-<i>/img/00000001.jpg``; ``groundtruth.txt
 flags on one line); ``nlp.txt`` (a sentence describing the target). The official split files
 ``<root>/testing_set.txt`` / ``training_set.txt`` list the sequences of each subset.
 
-All-zero boxes become NaN rows with ``tags["absent"]``; the occlusion/out-of-view flags become
-``tags["full_occlusion"]`` / ``tags["out_of_view"]`` (all False when the file is missing).
+All-zero (and NaN) boxes become NaN rows with ``tags["absent"]``; other rows are kept as the file has them,
+degenerate ones included (the toolkit scores them). The occlusion/out-of-view flags become
+``tags["full_occlusion"]`` / ``tags["out_of_view"]`` (all False when the file is missing; ``meta["flag_files"]``
+names those found).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from tracking.benchmarks.base import Benchmark, Sequence
-from tracking.benchmarks.files import (check_boxes, check_frame_count, list_images, natural_key, read_box_file,
-                                       read_label_file)
+from tracking.benchmarks.files import (check_frame_count, invalid_box_rows, list_images, natural_key,
+                                       read_box_file, read_label_file)
 from tracking.errors import DataError
 
 SPLIT_FILES = {"test": "testing_set.txt", "train": "training_set.txt"}
@@ -60,19 +62,21 @@ class LaSOT(Benchmark):
         annotation = folder / "groundtruth.txt"
         boxes = read_box_file(annotation, columns=4)
         check_frame_count(annotation, len(boxes), len(images))
-        absent = np.all(boxes == 0, axis=1)
+        # 0,0,0,0 and NaN rows mean no box: NaN rows here (the file's rows stay as they are for scoring, which
+        # reads the annotation file as the toolkit does); other degenerate rows are kept, the toolkit scores them
+        absent = np.all(boxes == 0, axis=1) | np.isnan(boxes).all(axis=1)
         ground_truth = boxes.copy()
         ground_truth[absent] = np.nan
-        check_boxes(ground_truth, annotation, allow_nan_rows=True)
-        if np.isnan(boxes).any():  # NaN in the file itself: LaSOT marks absence with zeros
-            raise DataError(annotation, "NaN in a box (LaSOT writes 0,0,0,0 for absent frames)",
-                            line=1 + int(np.argmax(np.isnan(boxes).any(axis=1))))
         tags = {"absent": absent}
+        flag_files = []
         for flag in ("full_occlusion", "out_of_view"):
             path = folder / f"{flag}.txt"
+            if path.is_file():
+                flag_files.append(flag)
             tags[flag] = (read_label_file(path, length=len(images), one_line=True).astype(bool) if path.is_file()
                           else np.zeros(len(images), dtype=bool))
-        meta = {"annotation_file": annotation, "benchmark": "lasot", "category": _category(name)}
+        meta = {"annotation_file": annotation, "benchmark": "lasot", "category": _category(name),
+                "flag_files": flag_files, "invalid_boxes": int(invalid_box_rows(boxes).sum())}
         if (folder / "nlp.txt").is_file():
             meta["nlp"] = (folder / "nlp.txt").read_text().strip()
         return Sequence(name=name, frames=images, ground_truth=ground_truth, tags=tags, meta=meta)

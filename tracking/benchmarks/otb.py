@@ -8,6 +8,11 @@ on a sub-range of their images (``OTB_FRAME_RANGES``, from the OTB benchmark's s
 Attributes come from ``<root>/attributes.json`` (``{name: {"attr": ["Occlusion", ...], ...}}``) or from the
 OTB toolkit's ``<root>/anno/att/<Name>.txt`` (11 comma-separated flags in ``OTB_ATTRIBUTE_NAMES`` order), and
 are reported as abbreviations (``"OCC"``, ``"SV"``, ...).
+
+Ground-truth rows are kept as the file has them, also the ``0,0,0,0`` rows of the distributed OTB-100
+(``Board``, ``Twinnings``) and NaN rows: got10k's ``ExperimentOTB`` scores such frames (overlap 0 or NaN, the
+centre error computed from the degenerate box). Refused are what no toolkit reads: a wrong number of values,
+text in a number field, fewer or more lines than images. Tracking needs a valid first box (the runner checks it).
 """
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ import json
 from pathlib import Path
 
 from tracking.benchmarks.base import Benchmark, Sequence
-from tracking.benchmarks.files import (check_boxes, check_frame_count, frame_number, list_images, read_box_file,
-                                       read_label_file)
+from tracking.benchmarks.files import (check_frame_count, frame_number, invalid_box_rows, list_images,
+                                       read_box_file, read_label_file)
 from tracking.errors import DataError
 
 __all__ = ["OTB", "OTB_ATTRIBUTE_NAMES", "OTB_FRAME_RANGES", "read_box_file"]
@@ -167,9 +172,11 @@ class OTB(Benchmark):
             if not len(images):
                 raise DataError(folder / "img", "no images in the annotated frame range")
             check_frame_count(annotation, len(boxes), len(images))
-        # scoring (no images) takes unannotated NaN rows as got10k does; tracking needs every box
-        check_boxes(boxes, annotation, allow_nan_rows=not self.with_images, first_line=first_line)
+        # rows as the file has them, 0,0,0,0 (Board, Twinnings) and NaN included: got10k's ExperimentOTB scores
+        # them (overlap 0 / NaN, the centre error from the degenerate box); only the first box must be valid
+        # for tracking, which the evaluation runner checks
         return Sequence(name=name, frames=images, ground_truth=boxes,
                         attributes=self._attributes_of(name, folder),
-                        meta={"annotation_file": annotation, "benchmark": "otb",
+                        meta={"annotation_file": annotation, "benchmark": "otb", "first_line": first_line,
+                              "invalid_boxes": int(invalid_box_rows(boxes).sum()),
                               "ground_truth_only": not self.with_images})

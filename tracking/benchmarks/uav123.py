@@ -2,7 +2,8 @@
 
 Layout: ``<root>/data_seq/UAV123/<folder>/000001.jpg`` (UAV20L shares these folders) and
 ``<root>/anno/<UAV123|UAV20L>/<name>.txt`` (x, y, w, h, comma-separated; ``NaN,NaN,NaN,NaN`` where the target
-is absent, which become NaN rows with ``tags["absent"]``).
+is absent, which become NaN rows with ``tags["absent"]``). Rows are kept as the file has them (zero-size boxes
+and partly NaN rows too), since got10k's ``ExperimentUAV123`` scores them.
 
 Several UAV123 sequences are sub-ranges of one long recording (``bird1_1`` .. ``bird1_3`` share ``bird1/``).
 ``UAV_FRAME_RANGES`` is the frame table of the benchmark's ``configSeqs.m``: ``name:first-last``, the folder
@@ -15,7 +16,7 @@ import re
 import numpy as np
 
 from tracking.benchmarks.base import Benchmark, Sequence
-from tracking.benchmarks.files import check_boxes, check_frame_count, frame_number, list_images, read_box_file
+from tracking.benchmarks.files import check_frame_count, frame_number, invalid_box_rows, list_images, read_box_file
 from tracking.errors import DataError
 
 _UAV123_TABLE = """
@@ -89,8 +90,10 @@ class UAV123(Benchmark):
                 raise DataError(folder, f"{name} needs frames {first}..{last}, found {len(images)} of them")
         boxes = read_box_file(annotation, columns=4)
         check_frame_count(annotation, len(boxes), len(images))
-        check_boxes(boxes, annotation, allow_nan_rows=True)
+        # every row is kept as the file has it: got10k's ExperimentUAV123 leaves frames with a NaN out of the
+        # scores and scores the others, zero-size boxes included
         absent = np.isnan(boxes).all(axis=1)
         return Sequence(name=name, frames=images, ground_truth=boxes, tags={"absent": absent},
                         meta={"annotation_file": annotation, "benchmark": "uav123", "variant": self.variant,
+                              "invalid_boxes": int(invalid_box_rows(boxes).sum()),
                               "frame_range": (first, last) if first is not None else None})

@@ -115,7 +115,10 @@ def _checked_init_box(benchmark: Benchmark, sequence: Sequence) -> np.ndarray:
     box = sequence.init_box
     if not is_valid_xywh(box):
         raise DataError(_sequence_path(benchmark, sequence),
-                        f"first ground-truth box {np.asarray(box).tolist()} is not a valid x, y, w, h", line=1)
+                        f"first ground-truth box {np.asarray(box).tolist()} of {sequence.name} is degenerate (zero "
+                        "or negative size, NaN or infinite): no tracker can start from it. Degenerate rows after the "
+                        "first are fine (they are scored); the first must be a valid x, y, w, h",
+                        line=int(sequence.meta.get("first_line", 1)))
     return box
 
 
@@ -338,6 +341,10 @@ def format_report_table(reports, kind: str) -> str:
         row["FPS"] = float(report.overall.get("speed_fps", float("nan")))
         row["Seqs"] = int(report.overall.get("num_sequences", 0))
         rows.append(row)
+    nan_lines = [int(report.overall.get("nan_result_lines", 0)) for report in reports]
+    if any(nan_lines):  # result lines with NaN: scored as failed frames (per sequence in performance.json)
+        for row, count in zip(rows, nan_lines):
+            row["NaN lines"] = count
     return format_table(rows)
 
 

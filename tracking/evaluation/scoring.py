@@ -11,7 +11,8 @@
 
 A benchmark is anything iterable over ``tracking.benchmarks.Sequence`` (a ``Benchmark`` reader or a list).
 Sequences without a result file are listed in ``report.missing`` and left out of the scores; a result file with
-the wrong number of lines raises ``DataError`` naming it.
+the wrong number of lines raises ``DataError`` naming it. Result lines holding a NaN are scored as the toolkit
+scores them (got10k: a failed frame) and counted per sequence and overall in ``nan_result_lines``.
 """
 from __future__ import annotations
 
@@ -95,6 +96,13 @@ def read_result_boxes(path, num_frames: int) -> np.ndarray:
     return boxes
 
 
+def nan_lines(boxes) -> int:
+    """How many result lines hold a NaN (got10k scores each such frame as a failure: overlap and centre
+    error NaN, never above / below a threshold; the LaSOT toolkit replaces it by the previous box)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return int(np.isnan(boxes).any(axis=-1).sum()) if boxes.size else 0
+
+
 def _score_one_pass(benchmark, results_dir, tracker_name, protocol, progress) -> Report:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
@@ -108,11 +116,12 @@ def _score_one_pass(benchmark, results_dir, tracker_name, protocol, progress) ->
         gt = np.asarray(sequence.ground_truth, dtype=np.float64)
         pred = read_result_boxes(result_file, len(gt))
         if protocol == "lasot":
-            scores = lasot_metrics.lasot_sequence_scores(pred, np.nan_to_num(gt, nan=0.0), lasot_absent(sequence))
+            scores = lasot_metrics.lasot_sequence_scores(pred, lasot_ground_truth(sequence), lasot_absent(sequence))
         else:
             scores = ope_scores(pred, gt, exclude_unannotated=protocol == "uav123")
         scores["speed_fps"] = _fps(_read_times(results_dir / "times" / f"{sequence.name}_time.txt"))
         scores["num_frames"] = len(gt)
+        scores["nan_result_lines"] = nan_lines(pred)
         per_sequence[sequence.name] = scores
         attributes[sequence.name] = list(sequence.attributes)
     if not per_sequence:
@@ -123,6 +132,7 @@ def _score_one_pass(benchmark, results_dir, tracker_name, protocol, progress) ->
         overall = average_ope_scores(per_sequence)
     overall["speed_fps"] = _mean_fps(s["speed_fps"] for s in per_sequence.values())
     overall["num_sequences"] = len(per_sequence)
+    overall["nan_result_lines"] = sum(s["nan_result_lines"] for s in per_sequence.values())
     per_attribute = attribute_scores(per_sequence, attributes, keys=list(SCALAR_KEYS))
     return Report(tracker_name or results_dir.name, _benchmark_name(benchmark, protocol), protocol, overall,
                   per_sequence, per_attribute, missing=missing)
@@ -143,13 +153,30 @@ def score_uav123(benchmark, results_dir, tracker_name: str | None = None, progre
 
 
 def lasot_absent(sequence: Sequence) -> np.ndarray:
-    """LaSOT's absent frames: full occlusion or out of view (pytracking's ``target_visible``), or an
-    all-zero / NaN ground-truth box (how the LaSOT files mark absence)."""
+    """LaSOT's absent frames, as the toolkit takes them: its absent flags, i.e. full occlusion or out of view
+    (``full_occlusion.txt`` / ``out_of_view.txt``; pytracking's ``target_visible``). A ``0,0,0,0`` or NaN row
+    that is not flagged stays in (the toolkit scores it with overlap -1 and centre error -1). Only when a
+    sequence has neither flag file are the all-zero / NaN ground-truth rows taken as absent instead."""
+    flag_files = sequence.meta.get("flag_files")
+    if flag_files:
+        absent = np.zeros(len(sequence.ground_truth), dtype=bool)
+        for tag in flag_files:
+            absent = absent | np.asarray(sequence.tags[tag]).astype(bool)
+        return absent
     absent = np.isnan(np.asarray(sequence.ground_truth, dtype=np.float64)).any(axis=1)
     for tag in ("absent", "full_occlusion", "out_of_view"):
         if tag in sequence.tags:
             absent = absent | np.asarray(sequence.tags[tag]).astype(bool)
     return absent
+
+
+def lasot_ground_truth(sequence: Sequence) -> np.ndarray:
+    """The ground truth as the LaSOT toolkit reads it: the annotation file's rows (``0,0,0,0`` and NaN rows as
+    they are); without a file, the reader's rows with NaN as zeros."""
+    annotation = sequence.meta.get("annotation_file")
+    if annotation is not None and Path(annotation).is_file():
+        return read_box_file(annotation, columns=4)
+    return np.nan_to_num(np.asarray(sequence.ground_truth, dtype=np.float64), nan=0.0)
 
 
 def score_lasot(benchmark, results_dir, tracker_name: str | None = None, progress: bool = True) -> Report:
@@ -257,19 +284,21 @@ def score_got10k(benchmark, results_dir, tracker_name: str | None = None, progre
         gt = _got10k_raw_ground_truth(sequence)
         cover = sequence.meta.get("cover")
         resolution = _got10k_resolution(sequence)
-        runs = [got10k_metrics.sequence_ious(read_result_boxes(path, len(gt)), gt, cover, resolution)
-                for path in files]
+        predictions = [read_result_boxes(path, len(gt)) for path in files]
+        runs = [got10k_metrics.sequence_ious(pred, gt, cover, resolution) for pred in predictions]
         ious[sequence.name] = np.concatenate(runs)
         times = _read_times(results_dir / sequence.name / f"{sequence.name}_time.txt")
         all_times.append(times)
         scores = got10k_metrics.got10k_scores(ious[sequence.name])
-        scores.update(speed_fps=_fps(times), length=len(gt) - 1)
+        scores.update(speed_fps=_fps(times), length=len(gt) - 1,
+                      nan_result_lines=sum(nan_lines(pred) for pred in predictions))
         per_sequence[sequence.name] = scores
     if not per_sequence:
         raise DataError(results_dir, f"no result file for any of the {len(missing)} benchmark sequences")
     overall = got10k_metrics.pooled_got10k_scores(ious)
     overall["speed_fps"] = _fps(np.concatenate(all_times))
     overall["num_sequences"] = len(per_sequence)
+    overall["nan_result_lines"] = sum(s["nan_result_lines"] for s in per_sequence.values())
     return Report(tracker_name or results_dir.name, _benchmark_name(benchmark, "got10k"), "got10k", overall,
                   per_sequence, missing=missing)
 
