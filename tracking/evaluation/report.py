@@ -1,6 +1,7 @@
 """Reports: got10k-layout ``performance.json``, success / precision plots, plain-text tables."""
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tracking.atomic_files import atomic_write_text
+from tracking.atomic_files import atomic_write_bytes, atomic_write_text
 from tracking.metrics.ope import NORM_PRECISION_THRESHOLDS, PRECISION_THRESHOLDS
 
 # got10k's OTB performance.json keys and where they come from in our score dicts
@@ -83,7 +84,10 @@ def _plot(curves: list[tuple[str, np.ndarray, float]], thresholds_for, path: Pat
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=xlim, ylim=(0, 1))
     axes.grid(True)
     axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8)
-    figure.savefig(path, bbox_inches="tight", dpi=120)
+    # rendered in memory, then written atomically: a full disk or a kill never leaves a partial PNG behind
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight", dpi=120)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 
