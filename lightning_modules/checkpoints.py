@@ -78,14 +78,26 @@ def checkpoint_module_path(checkpoint_path) -> str:
     path = Path(checkpoint_path)
     if not path.is_file():
         raise DataError(path, "checkpoint file does not exist" if not path.exists() else "checkpoint is not a file")
+    import zipfile
+
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    # torch.save writes a zip archive (PyTorch >= 1.6) or, in the legacy format, a pickle (first byte 0x80)
+    if zipfile.is_zipfile(path):
+        options = {"mmap": True}  # the tensors are not read, only the small pickled dict around them
+    elif head.startswith(b"PK"):
+        raise DataError(path, "cannot read checkpoint: a truncated or corrupt PyTorch archive (a zip file whose "
+                              "directory is missing; was it copied or saved completely?)")
+    elif head[:1] == b"\x80":
+        options = {}  # legacy torch.save format: mmap is not possible
+    else:
+        raise DataError(path, f"cannot read checkpoint: the file is not a checkpoint (neither the zip archive nor "
+                              f"the legacy pickle that torch.save writes; it starts with {head!r})")
     try:
-        # mmap: the tensors are not read, only the small pickled dict around them
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, **options)
     except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001
-            raise DataError(path, f"cannot read checkpoint ({type(error).__name__}: {error})") from None
+        raise DataError(path, f"cannot read checkpoint: corrupt PyTorch checkpoint ({type(error).__name__}: "
+                              f"{error})") from None
     if not isinstance(checkpoint, dict):
         raise DataError(path, f"checkpoint holds a {type(checkpoint).__name__}, not a Lightning checkpoint dict")
     suite = checkpoint.get("suite")

@@ -232,6 +232,19 @@ def test_load_tracker_errors(tiny_checkpoint, tmp_path):
     corrupt.write_bytes(b"not a checkpoint at all")
     with pytest.raises(DataError, match="corrupt.ckpt: cannot read checkpoint"):
         load_tracker(corrupt)
+    random_bytes = tmp_path / "random.ckpt"
+    random_bytes.write_bytes(b"\x13" + np.random.default_rng(0).bytes(4095))
+    with pytest.raises(DataError, match=r"random.ckpt: .*the file is not a checkpoint") as error:
+        load_tracker(random_bytes)
+    assert "_use_new_zipfile_serialization" not in str(error.value) and "mmap" not in str(error.value)
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes((tiny_checkpoint / "tiny.ckpt").read_bytes()[:2000])
+    with pytest.raises(DataError, match=r"truncated.ckpt: cannot read checkpoint: a truncated or corrupt"):
+        load_tracker(truncated)
+    legacy = tmp_path / "legacy.ckpt"
+    torch.save({"suite": {"module": "no_such_package.Module"}}, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(DataError, match="cannot be imported"):  # the legacy format is still read
+        load_tracker(legacy)
     bad_module = tmp_path / "badmodule.ckpt"
     torch.save({"suite": {"module": "no_such_package.Module"}, "state_dict": {}}, bad_module)
     with pytest.raises(DataError, match="cannot be imported"):
