@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", default=None, help="OTB version filter (2013, 2015, tb50, tb100)")
     parser.add_argument("--repetitions", type=int, default=1, help="VOT: runs per sequence")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete this name's results and reports first (a rerun otherwise resumes them only when "
+                             "the same checkpoint contents, tracker and parameters produced them)")
     return parser
 
 
@@ -53,16 +56,18 @@ def main(argv=None):
 
     from lightning_modules.checkpoints import default_tracker_name, load_tracker, parse_overrides
     from tracking.benchmarks import open_benchmark
+    from tracking.evaluation.identity import checkpoint_run_name, run_identity
     from tracking.evaluation.runner import evaluate_tracker
 
     device = cli.resolve_device(args.device)
     overrides = parse_overrides(args.overrides)
     benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
     tracker = load_tracker(args.ckpt, overrides, device)
-    name = args.name or default_tracker_name(args.ckpt)
+    name = args.name or checkpoint_run_name(args.ckpt) or default_tracker_name(args.ckpt)  # <run>-epoch<E>
     evaluation = evaluate_tracker(args.benchmark, tracker, benchmark, args.out, name, bench_name=args.bench_name,
                                   progress=not args.no_progress, max_sequences=args.max_sequences,
-                                  repetitions=args.repetitions)
+                                  repetitions=args.repetitions, identity=run_identity(tracker, args.ckpt, overrides),
+                                  overwrite=args.overwrite)
     run = evaluation.run
     print(f"{name} on {evaluation.bench_name}: tracked {len(run.tracked)} sequence(s)"
           + (f", {len(run.skipped)} already done (resumed)" if run.skipped else "")

@@ -8,12 +8,16 @@ Layouts (``<results_root>/<bench_name>/<tracker_name>/...``), as got10k's experi
 - VOT supervised ("baseline"): ``baseline/<seq>/<seq>_001.txt`` with ``1`` (initialised), ``2`` (failure),
   ``0`` (skipped) or a box per frame, and ``<seq>_time.txt`` (one column per repetition, ``NaN`` on skipped frames).
 
-Resume: a sequence (or repetition) whose result file exists is skipped. Every file is written to a temporary file in
-its directory, flushed to disk and renamed over the target (``os.replace`` is atomic), and the result file is
-written last, so a run killed at any point leaves either a complete result or none: never a partial file.
+Resume: a sequence (or repetition) whose result file exists is skipped, but only in a folder whose
+``identity.json`` says the same tracker, parameters and checkpoint contents produced it
+(:mod:`tracking.evaluation.identity`); results of another run stop the run with an error instead of being reported
+as new (``overwrite=True`` deletes them first). Every file is written to a temporary file in its directory, flushed
+to disk and renamed over the target (``os.replace`` is atomic), and the result file is written last, so a run
+killed at any point leaves either a complete result or none: never a partial file.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from tracking.atomic_files import atomic_write_text
 from tracking.benchmarks.base import Benchmark, Sequence
 from tracking.boxes import is_valid_xywh, polygon_to_xywh
 from tracking.errors import DataError
+from tracking.evaluation.identity import claim_result_folder, default_identity
 from tracking.tracker import Tracker, track_frames
 
 OPE_LAYOUT, GOT10K_LAYOUT = "otb", "got10k"
@@ -123,14 +128,18 @@ def _checked_init_box(benchmark: Benchmark, sequence: Sequence) -> np.ndarray:
 
 
 def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
-            progress: bool = True, max_sequences: int | None = None, layout: str | None = None) -> RunSummary:
+            progress: bool = True, max_sequences: int | None = None, layout: str | None = None,
+            identity: dict | None = None, overwrite: bool = False) -> RunSummary:
     """Track every sequence from its first ground-truth box; write got10k's OTB (or GOT-10k) result layout.
 
     ``layout`` is ``"otb"`` (also LaSOT and UAV123) or ``"got10k"``; by default GOT-10k benchmarks get the latter.
-    Sequences whose result file exists are skipped; ``max_sequences`` limits the run to the first N sequences.
+    Sequences whose result file exists are skipped when the folder's identity is ``identity`` (default:
+    :func:`~tracking.evaluation.identity.default_identity` of the tracker), see
+    :func:`~tracking.evaluation.identity.claim_result_folder`; ``max_sequences`` limits the run to the first N.
     """
     layout = layout or infer_layout(benchmark, bench_name)
     result_dir = Path(results_root) / bench_name / tracker_name
+    claim_result_folder(result_dir, identity or default_identity(tracker), overwrite=overwrite)
     summary = RunSummary(result_dir=result_dir)
     names = _selected_names(benchmark, max_sequences)
     bar = tqdm(names, desc=f"{tracker_name} on {bench_name}", unit="seq", disable=not progress, dynamic_ncols=True)
@@ -228,13 +237,17 @@ def format_vot_record(record) -> str:
 
 
 def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
-                       repetitions: int = 1, progress: bool = True, max_sequences: int | None = None) -> RunSummary:
+                       repetitions: int = 1, progress: bool = True, max_sequences: int | None = None,
+                       identity: dict | None = None, overwrite: bool = False) -> RunSummary:
     """VOT's supervised (baseline) experiment over a benchmark, ``repetitions`` runs per sequence.
 
-    Writes ``<results_root>/<bench_name>/<tracker_name>/baseline/<seq>/<seq>_00r.txt`` and ``<seq>_time.txt``.
+    Writes ``<results_root>/<bench_name>/<tracker_name>/baseline/<seq>/<seq>_00r.txt`` and ``<seq>_time.txt``;
+    resumes as :func:`run_ope` (``identity.json`` in ``<tracker_name>/``).
     """
     if repetitions < 1:
         raise ValueError(f"repetitions must be >= 1, got {repetitions}")
+    claim_result_folder(Path(results_root) / bench_name / tracker_name, identity or default_identity(tracker),
+                        overwrite=overwrite)
     result_dir = Path(results_root) / bench_name / tracker_name / VOT_EXPERIMENT
     summary = RunSummary(result_dir=result_dir)
     names = _selected_names(benchmark, max_sequences)
@@ -367,23 +380,28 @@ def write_run_reports(report, reports_root, bench_name: str) -> list[Path]:
 
 def evaluate_tracker(kind: str, tracker: Tracker, benchmark: Benchmark, out_dir, tracker_name: str,
                      bench_name: str | None = None, progress: bool = True, max_sequences: int | None = None,
-                     repetitions: int = 1) -> Evaluation:
+                     repetitions: int = 1, identity: dict | None = None, overwrite: bool = False) -> Evaluation:
     """Track (resumably), score and report: the whole of ``make eval-<kind>``.
 
     Results go to ``<out_dir>/results/<bench>/<tracker_name>/`` and reports to
     ``<out_dir>/reports/<bench>/<tracker_name>/`` (``performance.json``, ``success_plot.png``,
-    ``precision_plot.png``). VOT runs the supervised experiment, the others one-pass evaluation.
+    ``precision_plot.png``). VOT runs the supervised experiment, the others one-pass evaluation. Existing results
+    are resumed only when they have the same ``identity`` (:func:`tracking.evaluation.identity.run_identity`:
+    tracker name, resolved parameters, checkpoint hash); ``overwrite`` deletes this name's results and reports first.
     """
     kind = _normalized_kind(kind)
     bench_name = bench_name or default_bench_name(kind, benchmark)
     out_dir = Path(out_dir)
     results_root, reports_root = out_dir / "results", out_dir / "reports"
+    if overwrite and (reports_root / bench_name / tracker_name).is_dir():
+        shutil.rmtree(reports_root / bench_name / tracker_name)
     if kind == "vot":
         run = run_vot_supervised(tracker, benchmark, results_root, tracker_name, bench_name,
-                                 repetitions=repetitions, progress=progress, max_sequences=max_sequences)
+                                 repetitions=repetitions, progress=progress, max_sequences=max_sequences,
+                                 identity=identity, overwrite=overwrite)
     else:
         run = run_ope(tracker, benchmark, results_root, tracker_name, bench_name, progress=progress,
-                      max_sequences=max_sequences)
+                      max_sequences=max_sequences, identity=identity, overwrite=overwrite)
     names = _selected_names(benchmark, max_sequences)
     sequences = [benchmark[name] for name in names] if max_sequences is not None else benchmark
     result_dir = run.result_dir.parent if kind == "vot" else run.result_dir

@@ -1,0 +1,185 @@
+"""What produced a result folder, so that a rerun resumes only its own results and never reports old ones as new.
+
+A result folder ``<out>/results/<BENCH>/<NAME>/`` holds ``identity.json`` beside the result files: the tracker's
+``name``, its resolved parameters and, when it came from a checkpoint file, the sha256 of that file's bytes
+(computed once per evaluation). The runner writes it before the first result and, on a rerun, resumes the folder
+only when the new run has the same identity; otherwise (or when result files exist without an identity, e.g.
+written by an older version or another tool) it stops with an error that says what differs and how to choose:
+another name, or ``overwrite`` (``--overwrite``) to delete the old results.
+
+The identity is built generically (:func:`run_identity`): the tracker's ``name``, its parameters (a dataclass it
+holds as ``params`` or ``config``; otherwise its constructor's defaults updated with the overrides it was built
+with) and the checkpoint's hash, so any tracker and any way of building one (a checkpoint, a baseline, a tracker
+chosen by name) gets one. Callers that pass none get :func:`default_identity` (name and dataclass parameters).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from tracking.atomic_files import atomic_write_text
+from tracking.errors import DataError
+
+IDENTITY_FILE = "identity.json"
+COMPARED_KEYS = ("tracker", "checkpoint_sha256", "parameters")  # the rest ("checkpoint": its path) is information
+
+
+def file_sha256(path, chunk_size: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (about 1 s per GB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _plain(value):
+    """JSON's view of a value (tuples as lists, numpy scalars as numbers, anything else as its text)."""
+    return json.loads(json.dumps(value, default=lambda item: item.item() if hasattr(item, "item") else str(item)))
+
+
+def _dataclass_parameters(tracker) -> dict | None:
+    for attribute in ("params", "config"):
+        value = getattr(tracker, attribute, None)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return _plain(dataclasses.asdict(value))
+    return None
+
+
+def tracker_parameters(tracker, overrides: Mapping | None = None) -> dict:
+    """The tracker's resolved parameters: its ``params`` / ``config`` dataclass when it has one (overrides are
+    already in it), else its constructor's default arguments updated with ``overrides``."""
+    parameters = _dataclass_parameters(tracker)
+    if parameters is not None:
+        return parameters
+    resolved = {}
+    try:
+        signature = inspect.signature(type(tracker))
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        for name, parameter in signature.parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                resolved[name] = parameter.default
+    resolved.update(overrides or {})
+    return _plain(resolved)
+
+
+def run_identity(tracker, checkpoint=None, overrides: Mapping | None = None) -> dict:
+    """The identity of one evaluation: ``tracker`` (its name), ``parameters`` (resolved, see
+    :func:`tracker_parameters`), ``overrides`` as given, and for a checkpoint file its path and
+    ``checkpoint_sha256``; a non-file ``checkpoint`` (``baseline:ncc``) is recorded as given."""
+    identity = {"tracker": str(getattr(tracker, "name", type(tracker).__name__)),
+                "parameters": tracker_parameters(tracker, overrides),
+                "overrides": _plain(dict(overrides or {})),
+                "checkpoint_sha256": None}
+    if checkpoint is not None:
+        path = Path(str(checkpoint))
+        if path.is_file():
+            identity["checkpoint"] = str(path.resolve())
+            identity["checkpoint_sha256"] = file_sha256(path)
+        else:
+            identity["checkpoint"] = str(checkpoint)
+    return identity
+
+
+def default_identity(tracker) -> dict:
+    """The identity of a tracker handed over without one: its name and its dataclass parameters (if any)."""
+    return {"tracker": str(getattr(tracker, "name", type(tracker).__name__)),
+            "parameters": _dataclass_parameters(tracker) or {}, "checkpoint_sha256": None}
+
+
+def _compared(identity: Mapping) -> dict:
+    return {key: _plain(identity.get(key)) for key in COMPARED_KEYS}
+
+
+def _short(value) -> str:
+    return "none" if value is None else str(value)[:12]
+
+
+def _differences(recorded: Mapping, current: Mapping) -> list[str]:
+    old, new = _compared(recorded), _compared(current)
+    lines = []
+    if old["tracker"] != new["tracker"]:
+        lines.append(f"tracker {old['tracker']!r} there, {new['tracker']!r} now")
+    if old["checkpoint_sha256"] != new["checkpoint_sha256"]:
+        lines.append(f"checkpoint contents differ (sha256 {_short(old['checkpoint_sha256'])}… there, "
+                     f"{_short(new['checkpoint_sha256'])}… now"
+                     + (f"; there: {recorded['checkpoint']}" if recorded.get("checkpoint") else "") + ")")
+    if old["parameters"] != new["parameters"]:
+        before, after = old["parameters"] or {}, new["parameters"] or {}
+        if isinstance(before, dict) and isinstance(after, dict):
+            keys = sorted(k for k in set(before) | set(after) if before.get(k, "<unset>") != after.get(k, "<unset>"))
+            changed = ", ".join(f"{k}: {before.get(k, '<unset>')!r} there, {after.get(k, '<unset>')!r} now"
+                                for k in keys)
+        else:
+            changed = f"{before!r} there, {after!r} now"
+        lines.append(f"tracker parameters differ ({changed})")
+    return lines
+
+
+def _has_results(folder: Path) -> bool:
+    return folder.is_dir() and any(path.is_file() and path.name != IDENTITY_FILE for path in folder.rglob("*"))
+
+
+def claim_result_folder(folder, identity: Mapping, overwrite: bool = False) -> None:
+    """Make ``folder`` the result folder of the run ``identity`` before anything is tracked into it.
+
+    ``overwrite`` deletes the folder first. A folder with result files is resumed only when its
+    ``identity.json`` records the same tracker, parameters and checkpoint contents; otherwise this raises
+    ``DataError`` saying what differs and how to choose (another name, or overwrite). A folder without result
+    files is (re)claimed whatever it recorded.
+    """
+    folder = Path(folder)
+    if overwrite and folder.exists():
+        shutil.rmtree(folder)
+    path = folder / IDENTITY_FILE
+    how = ("Evaluate under another name (--name NEW_NAME; make: NAME=NEW_NAME) to keep both, or pass --overwrite "
+           "(make: EXTRA=--overwrite) to delete these results and track again.")
+    if _has_results(folder):
+        try:
+            recorded = json.loads(path.read_text()) if path.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            recorded = None
+        if not isinstance(recorded, dict):
+            raise DataError(folder, f"holds results but no readable {IDENTITY_FILE} saying which checkpoint, tracker "
+                                    "and parameters produced them (written by an older version or another tool), so "
+                                    f"they are not resumed. {how}")
+        differences = _differences(recorded, identity)
+        if not differences:
+            return
+        raise DataError(folder, "holds results of another run, so they are not resumed: " + "; ".join(differences)
+                        + f". {how}")
+    atomic_write_text(path, json.dumps(_plain(dict(identity)), indent=2, sort_keys=True) + "\n")
+
+
+def checkpoint_run_name(checkpoint) -> str | None:
+    """A result name that tells training runs apart, for ``<run>/checkpoints/<file>.ckpt``: ``<run>-epoch<E>``
+    for ``last.ckpt`` (E: the epoch stored in the checkpoint, e.g. ``r50_l234-epoch19``), ``<run>-<stem>`` for
+    the others (their names carry the epoch already). None for anything else (the caller's default applies)."""
+    path = Path(str(checkpoint))
+    if not path.is_file() or path.parent.name != "checkpoints" or not path.parent.parent.name:
+        return None
+    run = path.parent.parent.name
+    if path.stem != "last":
+        return f"{run}-{path.stem}"
+    epoch = _stored_epoch(path)
+    return f"{run}-epoch{epoch}" if epoch is not None else f"{run}-last"
+
+
+def _stored_epoch(path: Path) -> int | None:
+    import torch
+
+    for options in ({"mmap": True}, {}):  # mmap reads only the pickled dict; legacy files need a full read
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False, **options)
+        except Exception:  # noqa: BLE001 - an unreadable file has no epoch to name
+            continue
+        epoch = checkpoint.get("epoch") if isinstance(checkpoint, dict) else None
+        return int(epoch) if isinstance(epoch, int) else None
+    return None
