@@ -274,6 +274,38 @@ def test_uav123_scores_equal_got10k_experiment_uav123(tmp_path):
     assert score_ope(sequences, results, progress=False).overall["success_auc"] < ours.overall["success_auc"]
 
 
+def test_uav123_reader_with_zero_and_nan_rows_scores_equal_got10k(tmp_path):
+    """The UAV123 layout read by our reader (images listed, sub-range of bird1), with NaN rows (absent), a
+    0,0,0,0 row, a zero-width box and a partly NaN row: nothing refused, numbers equal ExperimentUAV123's."""
+    from tracking.benchmarks import UAV123
+
+    rng = np.random.default_rng(12)
+    root = tmp_path / "uav"
+    (root / "anno" / "UAV123").mkdir(parents=True)
+    for folder in ("extra1", "extra2"):  # got10k wants a root with more than 3 entries
+        (root / folder).mkdir()
+    results = tmp_path / "results" / "UAV123" / "Noisy"
+    results.mkdir(parents=True)
+    for folder, count in (("bird1", 300), ("bike3", 433)):
+        (root / "data_seq" / "UAV123" / folder).mkdir(parents=True)
+        for number in range(1, count + 1):
+            (root / "data_seq" / "UAV123" / folder / f"{number:06d}.jpg").write_bytes(_TINY_JPEG)
+    for name, count in (("bird1_1", 253), ("bike3", 433)):
+        gt = _random_track(rng, count, 640, 480)
+        gt[40:60] = np.nan  # target absent
+        gt[70] = 0.0
+        gt[71, 2] = 0.0
+        gt[72, 1] = np.nan
+        np.savetxt(root / "anno" / "UAV123" / f"{name}.txt", gt, fmt="%.2f", delimiter=",")
+        np.savetxt(results / f"{name}.txt", _perturbed(rng, gt), fmt="%.3f", delimiter=",")
+
+    theirs = _report(experiment_uav123(root, "UAV123", tmp_path / "results", tmp_path / "reports"), ["Noisy"])
+    benchmark = UAV123(root)
+    assert benchmark["bird1_1"].meta["invalid_boxes"] == 23
+    ours = score_uav123(benchmark, results, progress=False)
+    _assert_otb_equal(ours, theirs["Noisy"])
+
+
 def test_import_got10k_is_idempotent_and_never_downloads(tmp_path, monkeypatch):
     got10k = import_got10k()
     assert import_got10k() is got10k
@@ -412,7 +444,7 @@ def test_vot_untagged_pooled_accuracy_equals_got10k_on_shared_bag(shared_data, t
 
 # --- GOT-10k ---------------------------------------------------------------------------------------
 
-def _write_got10k_root(root, rng, lengths, size=(48, 64)):
+def _write_got10k_root(root, rng, lengths, size=(48, 64), nan_when_absent=False):
     subset = root / "val"
     subset.mkdir(parents=True, exist_ok=True)
     (subset / "list.txt").write_text("\n".join(lengths))
@@ -426,6 +458,8 @@ def _write_got10k_root(root, rng, lengths, size=(48, 64)):
         cover[absence == 1] = 0
         cover[12] = 0  # occluded but not marked absent
         gt[15, 2] = 0.0  # a zero-size box on a visible frame: got10k scores it (IoU 0)
+        if nan_when_absent:
+            gt[absence == 1] = np.nan  # absent frames without a box: got10k leaves them out (cover 0)
         _write_frames(folder, count, size=size)
         np.savetxt(folder / "groundtruth.txt", gt, fmt="%.4f", delimiter=",")
         np.savetxt(folder / "absence.label", absence, fmt="%d")
@@ -436,10 +470,12 @@ def _write_got10k_root(root, rng, lengths, size=(48, 64)):
     return ground_truths
 
 
-def test_got10k_scores_equal_got10k_experiment_got10k(tmp_path):
+@pytest.mark.parametrize("nan_when_absent", [False, True])
+def test_got10k_scores_equal_got10k_experiment_got10k(tmp_path, nan_when_absent):
     rng = np.random.default_rng(6)
     root = tmp_path / "got10k"
-    ground_truths = _write_got10k_root(root, rng, {"GOT-10k_Val_000001": 30, "GOT-10k_Val_000002": 26})
+    ground_truths = _write_got10k_root(root, rng, {"GOT-10k_Val_000001": 30, "GOT-10k_Val_000002": 26},
+                                       nan_when_absent=nan_when_absent)
     tracker_dir = tmp_path / "results" / "GOT-10k" / "Noisy"
     for name, gt in ground_truths.items():
         (tracker_dir / name).mkdir(parents=True)
