@@ -1,4 +1,6 @@
 """Drawing boxes, writing GIF/MP4, and the `make show` command on generated sequences."""
+from pathlib import Path
+
 import cv2
 import imageio.v3 as iio
 import numpy as np
@@ -88,6 +90,30 @@ def test_write_video_rejects_bad_input(tmp_path):
         write_video([], tmp_path / "v.gif")
     with pytest.raises(ValueError, match="same size"):
         write_video([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8)], tmp_path / "v.gif")
+
+
+def test_a_full_disk_leaves_no_partial_video(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from tracking import atomic_files, visualize
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic_files.os, "write", disk_full)
+    with pytest.raises(OSError, match=r"v\.gif") as error:
+        write_video(_frames(), tmp_path / "v.gif", fps=10)
+    assert error.value.errno == errno.ENOSPC
+
+    def encoder_fails(frames, path, fps):
+        Path(path).write_bytes(b"half an mp4")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(visualize, "_write_mp4_imageio", encoder_fails)
+    with pytest.raises(OSError, match=r"v\.mp4"):
+        write_video(_frames(), tmp_path / "v.mp4", fps=10)
+    assert list(tmp_path.iterdir()) == []  # neither a partial video nor a temporary file
 
 
 @pytest.fixture(scope="module")

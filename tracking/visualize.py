@@ -5,10 +5,16 @@ polygons; a missing box (``None``, NaN, or a VOT code such as ``[2]``) is simply
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import secrets
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from tracking.atomic_files import atomic_write_bytes
 
 # ground truth first (white, as got10k shows it), then well-separated colours for the trackers
 PALETTE = [(255, 255, 255), (230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (245, 130, 48),
@@ -118,30 +124,46 @@ def write_video(frames, path, fps: float = 15.0) -> Path:
         return path
     if suffix == ".mp4":
         frames = [_even(f) for f in frames]
-        if _write_mp4_imageio(frames, path, fps):
-            return path
-        height, width = frames[0].shape[:2]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-        if not writer.isOpened():
-            raise RuntimeError(f"{path}: OpenCV cannot open an mp4v video writer (no FFmpeg backend?)")
+        # the encoders write a file themselves: into a temporary one beside path, renamed when complete
+        temporary = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.mp4")
         try:
-            for frame in frames:
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
+            if not _write_mp4_imageio(frames, temporary, fps):
+                _write_mp4_opencv(frames, temporary, fps)
+            os.replace(temporary, path)
+        except BaseException as error:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            if isinstance(error, OSError) and error.errno is not None:
+                raise OSError(error.errno, f"cannot write the file ({error.strerror})", str(path)) from error
+            raise
         return path
     raise ValueError(f"{path}: unsupported video format {suffix!r}; use .gif or .mp4")
+
+
+def _write_mp4_opencv(frames, path: Path, fps: float) -> None:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"{path}: OpenCV cannot open an mp4v video writer (no FFmpeg backend?)")
+    try:
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
 
 
 def _write_gif(frames, path: Path, fps: float) -> None:
     # Pillow (imageio's GIF backend) with a fast octree palette per frame: its default RGB -> palette conversion
     # takes over a second per 640x360 frame, this a few milliseconds, with no visible difference for box overlays.
+    # Encoded in memory and written atomically: a kill or a full disk leaves no partial GIF.
     from PIL import Image
 
     images = [Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.FASTOCTREE,
                                               dither=Image.Dither.NONE) for frame in frames]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=int(round(1000.0 / fps)),
-                   loop=0, optimize=False, disposal=1)
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                   duration=int(round(1000.0 / fps)), loop=0, optimize=False, disposal=1)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _write_mp4_imageio(frames, path: Path, fps: float) -> bool:
