@@ -138,6 +138,10 @@ def test_a_folder_killed_before_its_first_result_is_reclaimed(tmp_path):
     claim_result_folder(folder, {"tracker": "B", "parameters": {"k": 2}})  # same identity: resumed
     with pytest.raises(DataError, match=r"tracker 'B' there, 'A' now; tracker parameters differ \(k: 2 there, 1 now\)"):
         claim_result_folder(folder, {"tracker": "A", "parameters": {"k": 1}})
+    nan_folder = tmp_path / "N"
+    claim_result_folder(nan_folder, {"tracker": "A", "parameters": {"k": float("nan"), "s": np.arange(2)}})
+    (nan_folder / "Seq.txt").write_text("1,2,3,4\n")
+    claim_result_folder(nan_folder, {"tracker": "A", "parameters": {"s": [0, 1], "k": float("nan")}})  # equal
 
 
 def test_identity_of_baselines_and_dataclass_trackers(tmp_path):

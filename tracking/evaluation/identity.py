@@ -39,8 +39,8 @@ def file_sha256(path, chunk_size: int = 1 << 20) -> str:
 
 
 def _plain(value):
-    """JSON's view of a value (tuples as lists, numpy scalars as numbers, anything else as its text)."""
-    return json.loads(json.dumps(value, default=lambda item: item.item() if hasattr(item, "item") else str(item)))
+    """JSON's view of a value (tuples as lists, numpy values as numbers / lists, anything else as its text)."""
+    return json.loads(json.dumps(value, default=lambda item: item.tolist() if hasattr(item, "tolist") else str(item)))
 
 
 def _dataclass_parameters(tracker) -> dict | None:
@@ -98,6 +98,11 @@ def _compared(identity: Mapping) -> dict:
     return {key: _plain(identity.get(key)) for key in COMPARED_KEYS}
 
 
+def _same(a, b) -> bool:
+    # compared as canonical JSON text, so that NaN equals NaN and key order does not matter
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
 def _short(value) -> str:
     return "none" if value is None else str(value)[:12]
 
@@ -105,16 +110,17 @@ def _short(value) -> str:
 def _differences(recorded: Mapping, current: Mapping) -> list[str]:
     old, new = _compared(recorded), _compared(current)
     lines = []
-    if old["tracker"] != new["tracker"]:
+    if not _same(old["tracker"], new["tracker"]):
         lines.append(f"tracker {old['tracker']!r} there, {new['tracker']!r} now")
-    if old["checkpoint_sha256"] != new["checkpoint_sha256"]:
+    if not _same(old["checkpoint_sha256"], new["checkpoint_sha256"]):
         lines.append(f"checkpoint contents differ (sha256 {_short(old['checkpoint_sha256'])}… there, "
                      f"{_short(new['checkpoint_sha256'])}… now"
                      + (f"; there: {recorded['checkpoint']}" if recorded.get("checkpoint") else "") + ")")
-    if old["parameters"] != new["parameters"]:
+    if not _same(old["parameters"], new["parameters"]):
         before, after = old["parameters"] or {}, new["parameters"] or {}
         if isinstance(before, dict) and isinstance(after, dict):
-            keys = sorted(k for k in set(before) | set(after) if before.get(k, "<unset>") != after.get(k, "<unset>"))
+            keys = sorted(k for k in set(before) | set(after)
+                          if not _same(before.get(k, "<unset>"), after.get(k, "<unset>")))
             changed = ", ".join(f"{k}: {before.get(k, '<unset>')!r} there, {after.get(k, '<unset>')!r} now"
                                 for k in keys)
         else:
