@@ -1,5 +1,5 @@
 # Every target installs the project into .venv first when needed, so a fresh clone runs `make test` or
-# `make demo` directly.
+# `make demo` directly. Path variables are quoted: folders with spaces or non-ASCII letters work.
 SHELL := /bin/bash
 PYTHON := .venv/bin/python
 STAMP := .venv/.installed-stamp
@@ -12,10 +12,14 @@ GPUS ?= 1
 CONFIG ?=
 DATA ?=
 EXTRA ?=
+TRACKER ?=
+STEPS ?=
+# `make bench` times these configs (each paper adds its main ones)
+BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo
 
-.PHONY: install test test-fast demo score-otb score-vot score-lasot score-got10k \
+.PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
-        train-siamrpnpp import-pysot sweep bench clean
+        train train-siamrpnpp import-pysot sweep bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv .venv
@@ -29,40 +33,47 @@ test: $(STAMP)
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
-	$(PYTHON) -m experiments.demo --out $(OUT)/demo $(EXTRA)
+	$(PYTHON) -m experiments.demo --out "$(OUT)/demo" $(EXTRA)
 
 # --- scoring existing result files -------------------------------------------------------------
 score-otb score-vot score-lasot score-got10k: score-%: $(STAMP)
-	$(PYTHON) -m experiments.score $* --results $(RESULTS) --data $(DATA) --out $(OUT) $(EXTRA)
+	$(PYTHON) -m experiments.score $* --results "$(RESULTS)" --data "$(DATA)" --out "$(OUT)" $(EXTRA)
 
 # --- tracking a benchmark with a checkpoint ----------------------------------------------------
 eval-otb eval-vot eval-uav123 eval-lasot eval-got10k: eval-%: $(STAMP)
-	$(PYTHON) -m experiments.evaluate $* --ckpt $(CKPT) --data $(DATA) --out $(OUT) $(if $(NAME),--name $(NAME)) $(EXTRA)
+	$(PYTHON) -m experiments.evaluate $* --ckpt "$(CKPT)" --data "$(DATA)" --out "$(OUT)" \
+		$(if $(NAME),--name "$(NAME)") $(if $(TRACKER),--tracker "$(TRACKER)") $(EXTRA)
 
 show: $(STAMP)
-	$(PYTHON) -m experiments.show --seq $(SEQ) --results $(RESULTS) --out $(OUT) $(EXTRA)
+	$(PYTHON) -m experiments.show --seq "$(SEQ)" --results $(RESULTS) --out "$(OUT)" $(EXTRA)
 
 # --- training data -----------------------------------------------------------------------------
 prepare-data: $(STAMP)
-	$(PYTHON) -m experiments.prepare_data --dataset $(DATASET) --root $(ROOT) --out $(OUT) $(EXTRA)
+	$(PYTHON) -m experiments.prepare_data --dataset "$(DATASET)" --root "$(ROOT)" --out "$(OUT)" $(EXTRA)
 
 bench-data: $(STAMP)
 	$(PYTHON) -m experiments.bench_data $(EXTRA)
 
-# --- SiamRPN++ ---------------------------------------------------------------------------------
-TRAIN_CONFIG = $(or $(CONFIG),siamrpn_r50_l234_dwxcorr)
-RUN ?= $(OUT)/runs/$(notdir $(basename $(TRAIN_CONFIG)))
-train-siamrpnpp: $(STAMP)
-	$(PYTHON) -m experiments.train --config $(TRAIN_CONFIG) --gpus $(GPUS) --data $(DATA) --out $(RUN) $(EXTRA)
+# --- training: any paper's config (CONFIG=<paper>/<variant>); one line per paper below ----------
+RUN ?= $(OUT)/runs/$(CONFIG)
+train: $(STAMP)
+	test -n "$(CONFIG)" || { echo "make train: CONFIG=<paper>/<variant> (python -m experiments.train --list_configs)"; exit 2; }
+	$(PYTHON) -m experiments.train --config "$(CONFIG)" --gpus $(GPUS) --out "$(RUN)" \
+		$(if $(DATA),--data_root "$(DATA)") $(if $(STEPS),--trainer.max_steps=$(STEPS)) $(EXTRA)
+
+train-siamrpnpp: CONFIG := $(or $(CONFIG),siamrpnpp/r50_l234_dwxcorr)
+train-siamrpnpp: train
 
 import-pysot: $(STAMP)
-	$(PYTHON) -m experiments.import_pysot --pysot $(PYSOT) --config $(CONFIG) --out $(OUT)
+	$(PYTHON) -m experiments.import_pysot --pysot "$(PYSOT)" --config "$(CONFIG)" --out "$(OUT)"
 
+# --- evaluation at scale -----------------------------------------------------------------------
 sweep: $(STAMP)
-	$(PYTHON) -m experiments.sweep --sweep $(or $(SWEEP),siamrpnpp_hyperparameters) --out $(OUT)/sweep $(if $(CKPT),--ckpt $(CKPT)) $(if $(DATA),--data $(DATA)) $(EXTRA)
+	$(PYTHON) -m experiments.sweep --sweep "$(or $(SWEEP),siamrpnpp_hyperparameters)" --out "$(OUT)/sweep" \
+		$(if $(CKPT),--ckpt "$(CKPT)") $(if $(DATA),--data "$(DATA)") $(if $(TRACKER),--tracker "$(TRACKER)") $(EXTRA)
 
 bench: $(STAMP)
-	$(PYTHON) -m experiments.bench $(EXTRA)
+	$(PYTHON) -m experiments.bench --configs $(BENCH_CONFIGS) $(EXTRA)
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -1,7 +1,9 @@
 """Start fine-tuning backbone layers at a given epoch (SiamRPN++: layer2-4 from epoch 10 at 0.1x the lr).
 
 The LightningModule provides the mechanics through ``set_trainable_backbone_layers(layers, lr_scale)``
-(``requires_grad``, BatchNorm modes, the optimizer group's rate); this callback decides when.
+(``requires_grad``, BatchNorm modes, the optimizer group's rate: the protocol of
+``lightning_modules.base.SiameseModule``, which may span several backbones, e.g. "s.conv5" for MFST); this
+callback decides when. A config lists it under ``trainer.callbacks`` with its paper's epoch, layers and scale.
 
 DDP: ``DistributedDataParallel`` registers, when it wraps the model, only the parameters that require a gradient
 at that moment; a parameter that starts training later would never have its gradient all-reduced, so the ranks'
@@ -40,12 +42,6 @@ class BackboneUnfreeze(Callback):
         self.lr_scale = float(lr_scale)
         self.reset_optimizer_state = reset_optimizer_state
         self._wrapped_trainable: frozenset[int] | None = None
-
-    @classmethod
-    def from_config(cls, config, **kwargs) -> "BackboneUnfreeze":
-        """The schedule a ``SiamRPNConfig`` names (``backbone_train_epoch / _layers / _lr_scale``)."""
-        return cls(epoch=config.backbone_train_epoch, layers=config.backbone_train_layers,
-                   lr_scale=config.backbone_lr_scale, **kwargs)
 
     def layers_for_epoch(self, epoch: int) -> tuple[str, ...]:
         return self.layers if epoch >= self.epoch else ()

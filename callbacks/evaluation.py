@@ -1,7 +1,7 @@
 """Track a benchmark during training and log its scores: ``BenchmarkEvaluation``.
 
 Every ``every_n_epochs`` epochs, global rank 0 asks the LightningModule for its tracker
-(``pl_module.build_tracker()``), runs the benchmark with :func:`tracking.evaluation.runner.evaluate_tracker` into a
+(``pl_module.build_tracker(name, benchmark=kind, **overrides)``), runs the benchmark with :func:`tracking.evaluation.runner.evaluate_tracker` into a
 fresh folder for that epoch, and logs the scalar scores as ``eval/<benchmark>/<score>`` (e.g.
 ``eval/otb/success_auc``) and the success plot (``WandbLogger.log_image``; TensorBoard ``add_image``; other loggers:
 the PNG copied into their log dir). The scores are broadcast so every rank logs the same values (a
@@ -32,14 +32,15 @@ class BenchmarkEvaluation(Callback):
         out_dir: where results/reports go, one ``epoch=EEE-step=S`` folder per evaluation
             (default: ``<trainer.log_dir or default_root_dir>/benchmark_eval/<benchmark>``).
         benchmark_options: keyword arguments of the benchmark reader (e.g. ``{"subset": "val"}``).
-        tracker_overrides: keyword arguments of ``build_tracker``.
+        tracker: which of the module's trackers (default its main one, e.g. ``siamrpn``).
+        tracker_overrides: tracker parameters (on top of the module's values for this benchmark).
         log_plot: log the success plot.
         progress: show the runner's progress bars.
     """
 
     def __init__(self, benchmark: str, root, every_n_epochs: int = 1, max_sequences: int | None = None,
-                 out_dir=None, benchmark_options: dict | None = None, tracker_overrides: dict | None = None,
-                 log_plot: bool = True, progress: bool = True):
+                 out_dir=None, benchmark_options: dict | None = None, tracker: str | None = None,
+                 tracker_overrides: dict | None = None, log_plot: bool = True, progress: bool = True):
         from tracking.evaluation.runner import _normalized_kind
 
         if every_n_epochs < 1:
@@ -50,6 +51,7 @@ class BenchmarkEvaluation(Callback):
         self.max_sequences = max_sequences
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.benchmark_options = dict(benchmark_options or {})
+        self.tracker = tracker
         self.tracker_overrides = dict(tracker_overrides or {})
         self.log_plot = log_plot
         self.progress = progress
@@ -106,7 +108,7 @@ class BenchmarkEvaluation(Callback):
             shutil.rmtree(folder)
         try:
             with torch.no_grad():
-                tracker = pl_module.build_tracker(**self.tracker_overrides)
+                tracker = pl_module.build_tracker(self.tracker, benchmark=self.kind, **self.tracker_overrides)
                 name = getattr(tracker, "name", type(pl_module).__name__)
                 evaluation = evaluate_tracker(self.kind, tracker, self.benchmark(), folder, name,
                                               bench_name=default_bench_name(self.kind, self.benchmark()),

@@ -31,7 +31,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.pairs import PairConfig, PairDataset, PairSampler, SourceSpec
-from datamodules.sources import SOURCE_KINDS, open_source
+from datamodules.sources import DATASET_KINDS, SOURCE_KINDS, open_source
+from tracking.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,45 @@ def worker_context(name: str | None):
     return context
 
 
+def sources_under_root(wanted: dict, data_root) -> list[dict]:
+    """Source entries for ``{dataset folder name: options}`` found under ``data_root`` (one folder per dataset:
+    ROOT/vid, ROOT/coco, ...) or given their own ``root``; missing ones are reported and skipped, unused dataset
+    folders are pointed out, and an error names the expected folders when none is there."""
+    import sys
+    from pathlib import Path
+
+    if not wanted:
+        raise DataError(data_root, "sources is empty: name the datasets to train on (vid, coco, ...)")
+    root = Path(data_root).expanduser() if data_root else None
+    if root is not None and not root.is_dir():
+        raise DataError(root, "training data root is not a directory (it should hold vid/, coco/, ytbb/, det/, ...)")
+    sources, missing = [], []
+    for name, options in wanted.items():
+        entry = dict(options or {})
+        entry.setdefault("kind", name)
+        if "root" in entry:
+            entry["root"] = str(Path(entry["root"]).expanduser())
+        elif root is not None and (root / name).is_dir():
+            entry["root"] = str(root / name)
+        else:
+            missing.append(name)
+            continue
+        sources.append(entry)
+    if missing:
+        where = f"under {root}" if root is not None else "(no data root given)"
+        print(f"training sources not found {where}: {', '.join(missing)} (skipped)", file=sys.stderr)
+    if root is not None:
+        unused = [k for k in DATASET_KINDS if (root / k).is_dir() and k not in wanted]
+        if unused:
+            print(f"{root} also has {', '.join(unused)}, not used by this config (add e.g. "
+                  f"--data.init_args.sources.{unused[0]}={{}})", file=sys.stderr)
+    if not sources:
+        raise DataError(root if root is not None else "sources",
+                        f"none of the training sources ({', '.join(wanted)}) is there: expected folders "
+                        f"{', '.join(f'<ROOT>/{k}' for k in wanted)}")
+    return sources
+
+
 def split_videos(table, fraction: float, seed: int, minimum: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Train and held-out track indices, holding out whole videos (so no held-out image is trained on)."""
     _, video_of_track = np.unique(table.video, return_inverse=True)
@@ -83,10 +123,13 @@ class PairDataModule(pl.LightningDataModule):
     """Pairs for Siamese training from weighted sources; arguments mirror the reference (pysot) config.
 
     Args:
-        sources: list of dicts with ``kind`` (vid, det, coco, ytbb, got10k, lasot, index), ``root``, optional
+        sources: ``{dataset folder name: options}`` resolved under ``data_root`` (``{"vid": {"frame_range":
+            100}, "coco": {}}``: ROOT/vid, ROOT/coco; a missing one is reported and skipped), or a list of dicts
+            with ``kind`` (vid, det, coco, ytbb, got10k, lasot, index), ``root``, optional
             ``frame_range`` (default per dataset: VID 100, YouTube-BB 3, COCO/DET 1, GOT-10k/LaSOT 100),
             ``num_use`` (tracks used per round, -1 all), ``weight`` (share of an epoch; default ``num_use`` or the
             track count), ``options`` (passed to the reader, e.g. ``{"splits": ["train"]}``).
+        data_root: the folder holding one folder per dataset (``--data_root`` of ``experiments.train``).
         videos_per_epoch: pairs per epoch over all ranks (600,000 in the paper config).
         negative: probability of a negative pair (0.2 ResNet SiamRPN++, 0.05 AlexNet).
         template_size, search_size: crop sides (127, 255); the template size is the exemplar scale.
@@ -103,7 +146,8 @@ class PairDataModule(pl.LightningDataModule):
             start; safe only if the main process has not used OpenCV's thread pool, see ``WorkerInit``).
     """
 
-    def __init__(self, sources: list[dict] | None = None, *, videos_per_epoch: int = 600_000,
+    def __init__(self, sources: dict[str, dict | None] | list[dict] | None = None, data_root: str | None = None, *,
+                 videos_per_epoch: int = 600_000,
                  negative: float = 0.2, template_size: int = 127, search_size: int = 255,
                  context_amount: float = 0.5, template_shift: float = 4.0, template_scale: float = 0.05,
                  search_shift: float = 64.0, search_scale: float = 0.18, template_blur: float = 0.0,
@@ -114,6 +158,8 @@ class PairDataModule(pl.LightningDataModule):
                  multiprocessing_context: str | None = "forkserver"):
         super().__init__()
         self.save_hyperparameters()
+        if isinstance(sources, dict):
+            sources = sources_under_root(sources, data_root)
         self.source_configs = [self._check_source(s) for s in (sources or [])]
         if not self.source_configs:
             raise ValueError("PairDataModule needs at least one source (e.g. from_roots({'vid': ROOT}))")

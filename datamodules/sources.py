@@ -300,7 +300,10 @@ def reader_class(kind: str):
     return cls
 
 
-SOURCE_KINDS = ("vid", "det", "coco", "ytbb", "got10k", "lasot", "index", "pysot")
+# The training datasets as distributed (also the folder names under a training data root), then the suite's
+# prepared index and the reference's crop folders.
+DATASET_KINDS = ("vid", "ytbb", "coco", "det", "got10k", "lasot")
+SOURCE_KINDS = DATASET_KINDS + ("index", "pysot")
 
 
 def is_prepared(root) -> bool:

@@ -1,16 +1,17 @@
-"""Speed of the SiamRPN++ models on this machine: tracker FPS and training throughput: ``make bench``.
+"""Speed of the suite's models on this machine: tracker FPS and training throughput: ``make bench``.
 
-    python -m experiments.bench                                   # all models, cuda + bf16 when available
-    python -m experiments.bench --models demo alex_dwxcorr --device cpu --frames 50
-    python -m experiments.bench --models r50_l234_dwxcorr --device cuda --precision fp32
+    python -m experiments.bench                                          # every packaged config
+    python -m experiments.bench --configs siamrpnpp/demo siamrpnpp/alex_dwxcorr --device cpu --frames 50
+    python -m experiments.bench --configs siamrpnpp/r50_l234_dwxcorr --device cuda --precision fp32
 
-Tracker FPS: the reference tracker (``tracking.trackers.siamrpn.SiamRPNTracker``, batch 1) on a synthetic
-480x640 sequence, end to end per frame (search crop, network, decoding, penalties); the template is set once and
-``--warmup`` frames run before the clock starts. Training throughput: pairs per second of forward + anchor targets
-+ loss + backward + gradient clipping + SGD step on random batches of the training sizes (127 template,
-``train_search_size`` search), with the backbone in its fine-tuning state (the slower, second half of the
-reference schedule). Weights are random (nothing is downloaded); speed does not depend on them. On a GPU the
-network runs under bf16 autocast unless ``--precision fp32``.
+Each config (``experiments/configs/<paper>/<variant>.yaml``) is built as ``experiments.train`` builds it, with
+random weights (nothing is downloaded; speed does not depend on them). Tracker FPS: each of the model's trackers
+(``--trackers``, default its main one), batch 1, on a synthetic 480x640 sequence, end to end per frame (search
+crop, network, decoding); the template is set once and ``--warmup`` frames run before the clock starts.
+Training throughput: pairs per second of the module's own ``training_step`` run by a Lightning ``Trainer``
+(forward, losses, backward, gradient clipping, SGD step) on random batches of the model's training crop sizes,
+with the backbone in its fine-tuning state where the config fine-tunes it (the slower part of the schedule).
+On a GPU the network runs under bf16 autocast unless ``--precision fp32``.
 """
 from __future__ import annotations
 
@@ -23,19 +24,13 @@ from pathlib import Path
 
 from experiments import cli
 
-MODELS = {
-    "r50_l234_dwxcorr": "siamrpn_r50_l234_dwxcorr",
-    "alex_dwxcorr": "siamrpn_alex_dwxcorr",
-    "mobilev2_l234_dwxcorr": "siamrpn_mobilev2_l234_dwxcorr",
-    "demo": "siamrpn_demo",
-}
 PRECISIONS = ("bf16", "fp32")
 
 
 @dataclass
 class BenchResult:
     model: str
-    preset: str
+    tracker: str
     parameters_m: float
     tracker_fps: float
     ms_per_frame: float
@@ -78,11 +73,10 @@ def synthetic_frames(count: int, size=(480, 640), seed: int = 0):
     return frames, video.boxes[0]
 
 
-def bench_tracker(model, device, autocast_dtype, frames, box, warmup: int) -> tuple[float, int]:
+def bench_tracker(tracker, device, autocast_dtype, frames, box, warmup: int) -> tuple[float, int]:
     """(seconds, frames timed): ``update`` over ``frames[1 + warmup:]`` after init and ``warmup`` updates."""
-    from tracking.trackers.siamrpn import SiamRPNTracker
-
-    tracker = SiamRPNTracker(model, device=device, autocast_dtype=autocast_dtype)
+    if autocast_dtype is not None and hasattr(tracker, "autocast_dtype"):
+        tracker.autocast_dtype = autocast_dtype
     tracker.init(frames[0], box)
     for image in frames[1:1 + warmup]:
         tracker.update(image)
@@ -95,81 +89,74 @@ def bench_tracker(model, device, autocast_dtype, frames, box, warmup: int) -> tu
     return time.perf_counter() - start, len(timed)
 
 
-def random_batch(config, batch_size: int, device, generator):
-    """Random pairs in the PairDataModule's layout: targets near the search center, 20% negative pairs."""
+def random_batch(crops: dict, batch_size: int, generator):
+    """Random pairs in the pair data module's layout at the model's ``training_crops()`` sizes: targets near
+    the search center, 20% negative pairs."""
     import torch
 
-    search = config.train_search_size
+    search, exemplar = crops["search_size"], crops["template_size"]
     size = 40 + 80 * torch.rand(batch_size, 2, generator=generator)
     center = search / 2 + 64 * (torch.rand(batch_size, 2, generator=generator) - 0.5)
-    box = torch.cat([center - size / 2, center + size / 2], dim=1)
-    template = 255 * torch.rand(batch_size, 3, config.exemplar_size, config.exemplar_size, generator=generator)
-    search_images = 255 * torch.rand(batch_size, 3, search, search, generator=generator)
-    negative = torch.rand(batch_size, generator=generator) < 0.2
-    return {"template": template.to(device), "search": search_images.to(device), "search_box": box.to(device),
-            "negative": negative.to(device)}
+    box = torch.cat([center - size / 2, center + size / 2], dim=1).clamp(0, search)
+    return {"template": 255 * torch.rand(batch_size, 3, exemplar, exemplar, generator=generator),
+            "search": 255 * torch.rand(batch_size, 3, search, search, generator=generator),
+            "search_box": box, "negative": torch.rand(batch_size, generator=generator) < 0.2}
 
 
-def bench_training(preset: str, device, autocast_dtype, batch_size: int, steps: int, warmup: int) -> float:
-    """Training pairs per second (see the module docstring)."""
-    import contextlib
+class _RandomPairs:
+    """A map-style dataset of ``count`` fixed random batches (cycled), so loading costs nothing."""
 
-    import torch
+    def __init__(self, crops: dict, batch_size: int, count: int):
+        import torch
 
-    from lightning_modules.siamrpnpp import SiamRPNppModule
-    from tracking.models.losses import rpn_loss
+        generator = torch.Generator().manual_seed(0)
+        self.batches = [random_batch(crops, batch_size, generator) for _ in range(2)]
+        self.count = count
 
-    module = SiamRPNppModule(preset).to(device)
-    config = module.config
-    # the second half of the schedule: configured backbone layers train (BN in train mode), at their lr scale
-    module.set_trainable_backbone_layers(config.backbone_train_layers)
-    module.train()
-    parameters = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(parameters, lr=1e-3, momentum=0.9, weight_decay=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    target_generator = torch.Generator(device=device).manual_seed(0)
-    batches = [random_batch(config, batch_size, device, generator) for _ in range(2)]
+    def __len__(self):
+        return self.count
 
-    def autocast():
-        if autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device.type, dtype=autocast_dtype)
+    def __getitem__(self, index):
+        return self.batches[index % len(self.batches)]
 
-    def step(batch):
-        with autocast():
-            cls, loc = module.model(batch["template"], batch["search"])
-        labels, loc_target, loc_weight = module.targets(batch["search_box"], batch["negative"], target_generator)
-        loss = rpn_loss(cls, loc, labels, loc_target, loc_weight, cls_weight=config.cls_loss_weight,
-                        loc_weight_factor=config.loc_loss_weight)["total"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, 10.0)
-        optimizer.step()
 
-    for index in range(warmup):
-        step(batches[index % 2])
+def bench_training(module, callbacks, device, precision: str, batch_size: int, steps: int, warmup: int) -> float:
+    """Training pairs per second of ``module.training_step`` under a Lightning ``Trainer`` (see the docstring);
+    ``callbacks``: the config's, whose ``BackboneUnfreeze`` says which backbone groups the schedule trains."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    from callbacks.backbone_unfreeze import BackboneUnfreeze
+
+    class StepClock(pl.Callback):
+        def __init__(self):
+            self.start = None
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if batch_idx == warmup:
+                _synchronize(device)
+                self.start = time.perf_counter()
+
+    # the fine-tuning state of the config's schedule: every backbone group it ever trains, at its scale
+    unfreeze = [c for c in callbacks if isinstance(c, BackboneUnfreeze)]
+    layers = tuple(layer for c in unfreeze for layer in c.layers)
+    module.set_trainable_backbone_layers(layers, unfreeze[0].lr_scale if unfreeze else 1.0)
+    clock = StepClock()
+    trainer = pl.Trainer(accelerator=device.type if device.type == "cuda" else "cpu", devices=1,
+                         precision="bf16-mixed" if precision == "bf16" else "32-true", max_steps=warmup + steps,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, gradient_clip_val=10.0, callbacks=[clock],
+                         num_sanity_val_steps=0, limit_val_batches=0)
+    loader = DataLoader(_RandomPairs(module.training_crops(), batch_size, warmup + steps), batch_size=None)
+    trainer.fit(module, loader)
     _synchronize(device)
-    start = time.perf_counter()
-    for index in range(steps):
-        step(batches[index % 2])
-    _synchronize(device)
-    return batch_size * steps / (time.perf_counter() - start)
-
-
-def resolve_model(name: str) -> str:
-    from tracking.models.config import PRESETS
-
-    if name in MODELS:
-        return MODELS[name]
-    if name in PRESETS:
-        return name
-    raise ValueError(f"unknown model {name!r}; use one of {list(MODELS)} or a preset of tracking.models.config")
+    return batch_size * steps / (time.perf_counter() - clock.start)
 
 
 def format_results(results: list[BenchResult]) -> str:
     from tracking.evaluation.report import format_table
 
-    rows = [{"Model": r.model, "Params (M)": r.parameters_m, "Tracker FPS": r.tracker_fps,
+    rows = [{"Model": r.model, "Tracker": r.tracker, "Params (M)": r.parameters_m, "Tracker FPS": r.tracker_fps,
              "ms/frame": r.ms_per_frame, "Train pairs/s": r.train_pairs_per_s, "Batch": r.batch_size}
             for r in results]
     return format_table(rows)
@@ -178,8 +165,10 @@ def format_results(results: list[BenchResult]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m experiments.bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=list(MODELS),
-                        help=f"models to time: {', '.join(MODELS)} (or any preset name); default all")
+    parser.add_argument("--configs", nargs="+", default=None,
+                        help="packaged configs (paper/variant) or YAML files; default every packaged config")
+    parser.add_argument("--trackers", nargs="+", default=None,
+                        help="trackers to time (default: each model's main tracker)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="bf16 (autocast) or fp32; default bf16 on cuda, fp32 on cpu")
@@ -197,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> list[BenchResult]:
     args = build_parser().parse_args(argv)
-    presets = [(name, resolve_model(name)) for name in args.models]
 
     import torch
     from tqdm.auto import tqdm
 
-    from tracking.models.siamrpn import SiamRPN
+    from experiments.train import build_cli, config_names
 
+    configs = args.configs or config_names()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(cli.resolve_device(args.device))
@@ -221,22 +210,28 @@ def main(argv=None) -> list[BenchResult]:
     print(f"device: {device_description(device)}; precision {precision}")
     frames, box = synthetic_frames(1 + warmup + frames_count)
     results = []
-    for name, preset in tqdm(presets, desc="bench", unit="model"):
-        torch.manual_seed(0)
-        model = SiamRPN(preset).to(device).eval()
-        seconds, timed = bench_tracker(model, device, autocast_dtype, frames, box, warmup)
-        pairs_per_s = float("nan")
-        if not args.no_train:
-            pairs_per_s = bench_training(preset, device, autocast_dtype, batch_size, train_steps, min(warmup, 3))
-        result = BenchResult(name, preset, sum(p.numel() for p in model.parameters()) / 1e6, timed / seconds,
-                             1000 * seconds / timed, timed, pairs_per_s, batch_size, train_steps)
-        tqdm.write(f"{name}: {result.tracker_fps:.1f} FPS tracking, {pairs_per_s:.1f} training pairs/s")
-        results.append(result)
-        del model
+    for name in tqdm(configs, desc="bench", unit="config"):
+        built = build_cli(["--config", name, "--seed_everything=0"], model_only=True)
+        module = built.model.to(device).eval()
+        parameters = sum(p.numel() for p in module.parameters()) / 1e6
+        for tracker_name in args.trackers or [module.main_tracker]:
+            seconds, timed = bench_tracker(module.build_tracker(tracker_name), device, autocast_dtype, frames, box,
+                                           warmup)
+            pairs_per_s = float("nan")
+            if not args.no_train:
+                pairs_per_s = bench_training(module, built.config_init.trainer.callbacks or [], device, precision,
+                                             batch_size, train_steps, min(warmup, 3))
+                module.eval()
+            result = BenchResult(name, tracker_name, parameters, timed / seconds, 1000 * seconds / timed, timed,
+                                 pairs_per_s, batch_size, train_steps)
+            tqdm.write(f"{name} ({tracker_name}): {result.tracker_fps:.1f} FPS tracking, {pairs_per_s:.1f} "
+                       f"training pairs/s")
+            results.append(result)
+        del module, built
         if on_gpu:
             torch.cuda.empty_cache()
-    print(f"\nSiamRPN++ speed on {device_description(device)}; {precision}; tracker batch 1 over {frames_count} "
-          f"frames after {warmup} warm-up; training batch {batch_size} x {train_steps} steps")
+    print(f"\nspeed on {device_description(device)}; {precision}; tracker batch 1 over {frames_count} frames after "
+          f"{warmup} warm-up; training batch {batch_size} x {train_steps} steps")
     print(format_results(results))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -246,4 +241,4 @@ def main(argv=None) -> list[BenchResult]:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -8,7 +8,7 @@ Steps (each resumes when run again with the same ``--out``):
 
 1. Synthetic data (``tracking.synthetic``): training videos written in ImageNet VID format (``data/vid``) and
    COCO format (``data/coco``), and held-out sequences from other seeds in OTB format (``data/otb_heldout``).
-2. The ``siamrpn_demo`` config (half-width AlexNet SiamRPN++, DW-XCorr head) trained by ``experiments.train``, i.e.
+2. The ``siamrpnpp/demo`` config (half-width AlexNet SiamRPN++, DW-XCorr head) trained by ``experiments.train``, i.e.
    the same LightningModule, datamodule, callbacks and checkpoints as a real training run (``train/``).
    The untrained model (same architecture, the same initial weights) is saved beside it for comparison:
    ``checkpoints/untrained.ckpt`` and ``checkpoints/trained.ckpt``.
@@ -26,12 +26,12 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from experiments import cli
 
-DEMO_CONFIG = "siamrpn_demo"
+DEMO_CONFIG = "siamrpnpp/demo"
 TRACKERS = ("untrained", "trained")
 # Layout under --out (experiments.sweep reads the first two as its defaults).
 CHECKPOINT_DIR = Path("checkpoints")
@@ -58,19 +58,19 @@ class DemoSettings:
     heldout_videos: int = 8                   # OTB-format held-out sequences ...
     heldout_frames: int = 80                  # ... of this many frames
     difficulty: str = "normal"                # tracking.synthetic difficulty of training and held-out videos
-    # changes to the siamrpn_demo config (load_config overrides: section -> key -> value)
-    config_overrides: dict = field(default_factory=dict)
+    # changes to the demo's training config (experiments.train command-line flags)
+    train_args: tuple[str, ...] = ()
     shared_max_sequences: int | None = None   # limit on the shared benchmarks' sequences (None: all)
 
 
-FULL = DemoSettings(config_overrides={})
+FULL = DemoSettings()
 QUICK = DemoSettings(
     image_size=(96, 128), train_videos=3, train_frames=8, coco_videos=2, coco_frames=5, heldout_videos=1,
     heldout_frames=6,
-    config_overrides={"optim": {"epochs": 1, "warmup_epochs": 0},
-                      "data": {"videos_per_epoch": 4, "batch_size": 2, "num_workers": 0, "val_pairs": 0},
-                      "trainer": {"log_every_n_steps": 1, "limit_val_batches": 0},
-                      "logger": {"wandb": False, "csv": True}},
+    train_args=("--model.init_args.optim.epochs=1", "--model.init_args.optim.warmup_epochs=0",
+                "--data.init_args.videos_per_epoch=4", "--data.init_args.batch_size=2",
+                "--data.init_args.num_workers=0", "--data.init_args.val_pairs=0", "--trainer.log_every_n_steps=1",
+                "--trainer.limit_val_batches=0", "--logging.wandb=false", "--logging.csv=true"),
     shared_max_sequences=1)
 
 
@@ -138,14 +138,9 @@ def generate_data(out_dir: Path, settings: DemoSettings, seed: int, progress: bo
 
 # --- 2. training ---------------------------------------------------------------------------------------------------
 
-def demo_config(settings: DemoSettings, seed: int, extra_overrides=None) -> dict:
-    """The ``siamrpn_demo`` training config with the demo flavour's and the user's changes and the seed."""
-    from experiments.configs import load_config, merge, parse_overrides
-
-    overrides = merge(settings.config_overrides, {"trainer": {"seed": seed}, "data": {"seed": seed}})
-    if extra_overrides:
-        overrides = merge(overrides, parse_overrides(extra_overrides))
-    return load_config(DEMO_CONFIG, overrides)
+def training_args(config: str, settings: DemoSettings, seed: int, extra_args=()) -> list[str]:
+    """The ``experiments.train`` flags of the demo's run (its config, the flavour's and the user's changes)."""
+    return ["--config", config, f"--seed_everything={seed}", *settings.train_args, *extra_args]
 
 
 def save_checkpoint(module, path: Path) -> Path:
@@ -160,31 +155,20 @@ def save_checkpoint(module, path: Path) -> Path:
     return path
 
 
-def untrained_module(config: dict):
-    """The network ``experiments.train`` starts from: seeded the same way (``pl.seed_everything(trainer.seed)``
-    right before the module is built), so it holds the same initial weights."""
-    import pytorch_lightning as pl
-
-    from experiments.configs import model_config
-    from experiments.train import build_module
-
-    seed = config["trainer"].get("seed")
-    if seed is not None:
-        pl.seed_everything(seed, workers=True, verbose=False)
-    return build_module(config, model_config(config))
-
-
-def train_demo(config: dict, out_dir: Path, device: str) -> tuple[Path, Path]:
-    """Train (resuming an interrupted run); returns the (untrained, trained) checkpoint paths."""
-    from experiments.train import train
+def train_demo(args: list[str], out_dir: Path, device: str) -> tuple[Path, Path]:
+    """Train (resuming an interrupted run); returns the (untrained, trained) checkpoint paths. The untrained
+    one holds the weights training starts from: the model built by the same config after the same seeding."""
+    from experiments.train import build_cli, main as train_main
 
     checkpoints = out_dir / CHECKPOINT_DIR
     untrained = checkpoints / "untrained.ckpt"
     if not untrained.is_file():
-        save_checkpoint(untrained_module(config), untrained)
-    gpus, accelerator = (1, "gpu") if device == "cuda" else (0, "cpu")
-    trainer = train(config, out_dir / TRAIN_DATA_DIR, out_dir / TRAIN_RUN_DIR, gpus=gpus, accelerator=accelerator)
-    last = Path(trainer.checkpoint_callback.last_model_path or out_dir / TRAIN_RUN_DIR / "checkpoints" / "last.ckpt")
+        save_checkpoint(build_cli(args, model_only=True).model, untrained)
+    hardware = ["--gpus=1", "--trainer.accelerator=gpu"] if device == "cuda" else ["--gpus=1",
+                                                                                   "--trainer.accelerator=cpu"]
+    train_main([*args, *hardware, "--data_root", str(out_dir / TRAIN_DATA_DIR), "--out",
+                str(out_dir / TRAIN_RUN_DIR)])
+    last = out_dir / TRAIN_RUN_DIR / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise RuntimeError(f"training wrote no checkpoint ({last} missing)")
     trained = checkpoints / "trained.ckpt"
@@ -229,6 +213,7 @@ def evaluate_all(checkpoints: dict[str, Path], runs: list[BenchmarkRun], out_dir
     """``{bench_name: {tracker: Evaluation}}``: each tracker on each benchmark (resumable)."""
     from lightning_modules.checkpoints import load_tracker
     from tracking.benchmarks import open_benchmark
+    from tracking.evaluation.identity import run_identity
     from tracking.evaluation.runner import evaluate_tracker
 
     evaluations: dict[str, dict] = {}
@@ -236,10 +221,10 @@ def evaluate_all(checkpoints: dict[str, Path], runs: list[BenchmarkRun], out_dir
         benchmark = open_benchmark(run.kind, run.root)
         evaluations[run.bench_name] = {}
         for name, checkpoint in checkpoints.items():
-            tracker = load_tracker(str(checkpoint), device=device)
+            tracker = load_tracker(str(checkpoint), device=device, benchmark=run.kind)
             evaluations[run.bench_name][name] = evaluate_tracker(
                 run.kind, tracker, benchmark, out_dir, name, bench_name=run.bench_name, progress=progress,
-                max_sequences=run.max_sequences)
+                max_sequences=run.max_sequences, identity=run_identity(tracker, checkpoint))
     return evaluations
 
 
@@ -347,8 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the training")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                         help="where to train and track (default cpu, as the demo is meant to run anywhere)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="change the siamrpn_demo training config (as experiments.train --set)")
+    parser.add_argument("--config", default=DEMO_CONFIG, help=f"training config (default {DEMO_CONFIG})")
     parser.add_argument("--video-sequence", default=None, help="held-out sequence to render (default: the first)")
     parser.add_argument("--video-format", choices=("gif", "mp4"), default="gif")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars while tracking")
@@ -356,14 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    # flags it does not know go to the training command (e.g. --model.init_args.optim.epochs=3)
+    args, train_extra = build_parser().parse_known_args(argv)
     start = time.perf_counter()
     settings = QUICK if args.quick else FULL
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
-    check_run_folder(out_dir, {"quick": args.quick, "seed": args.seed, "overrides": list(args.overrides),
-                               "settings": asdict(settings)})
+    check_run_folder(out_dir, {"quick": args.quick, "seed": args.seed, "config": args.config,
+                               "train_args": list(train_extra), "settings": asdict(settings)})
 
 
     device = cli.resolve_device(args.device)
@@ -377,10 +362,9 @@ def main(argv=None) -> dict:
     generate_data(out_dir, settings, args.seed, progress)
     timings["data"] = time.perf_counter() - stage_start
 
-    _stage(2, 4, f"training the {DEMO_CONFIG} SiamRPN++ on {device} ({out_dir / TRAIN_RUN_DIR})")
+    _stage(2, 4, f"training {args.config} on {device} ({out_dir / TRAIN_RUN_DIR})")
     stage_start = time.perf_counter()
-    config = demo_config(settings, args.seed, args.overrides)
-    untrained, trained = train_demo(config, out_dir, device)
+    untrained, trained = train_demo(training_args(args.config, settings, args.seed, train_extra), out_dir, device)
     timings["train"] = time.perf_counter() - stage_start
     print(f"trained in {_elapsed(stage_start)}; checkpoints: {untrained}, {trained}")
 

@@ -3,6 +3,7 @@
     python -m experiments.evaluate otb --ckpt runs/siamrpn/last.ckpt --data /data/OTB100 --out outputs
     python -m experiments.evaluate vot --ckpt baseline:ncc --data /data/VOT2018 --out outputs --max-sequences 5
     python -m experiments.evaluate otb --ckpt x.ckpt --data ROOT --out outputs --set penalty_k=0.04 --set lr=0.3
+    python -m experiments.evaluate otb --ckpt siamfc.ckpt --tracker hierarchical --data ROOT --out outputs
 
 Results go to ``OUT/results/<BENCH>/<NAME>/`` in got10k's layout (an interrupted run resumes where it stopped),
 reports to ``OUT/reports/<BENCH>/<NAME>/`` (``performance.json``, success and precision plots), and the score
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint path, or baseline:firstbox / baseline:ncc")
     parser.add_argument("--data", required=True, help="benchmark root")
     parser.add_argument("--out", required=True, help="output directory (results/ and reports/ go under it)")
+    parser.add_argument("--tracker", default=None,
+                        help="which of the model's trackers (default its main one, e.g. siamrpn); an unknown name "
+                             "lists the accepted ones")
     parser.add_argument("--name", default=None, help="tracker name in results/reports (default: checkpoint stem)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="tracker hyper-parameter override, repeatable (e.g. penalty_k=0.04)")
@@ -62,7 +66,7 @@ def main(argv=None):
     device = cli.resolve_device(args.device)
     overrides = parse_overrides(args.overrides)
     benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
-    tracker = load_tracker(args.ckpt, overrides, device)
+    tracker = load_tracker(args.ckpt, overrides, device, tracker=args.tracker, benchmark=args.benchmark)
     name = args.name or checkpoint_run_name(args.ckpt) or default_tracker_name(args.ckpt)  # <run>-epoch<E>
     evaluation = evaluate_tracker(args.benchmark, tracker, benchmark, args.out, name, bench_name=args.bench_name,
                                   progress=not args.no_progress, max_sequences=args.max_sequences,

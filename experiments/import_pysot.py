@@ -1,10 +1,10 @@
 """Convert a published pysot SiamRPN/SiamRPN++ checkpoint into a suite checkpoint that `make eval-*` runs.
 
-    python -m experiments.import_pysot --pysot model.pth --config siamrpn_r50_l234_dwxcorr --out x.ckpt
+    python -m experiments.import_pysot --pysot model.pth --config siamrpnpp/r50_l234_dwxcorr --out x.ckpt
 
-``--config`` is a preset of ``tracking.models.config.PRESETS`` (siamrpn_r50_l234_dwxcorr, its _otb variant,
-siamrpn_alex_dwxcorr, siamrpn_mobilev2_l234_dwxcorr, ...) or a YAML file of config keys (may name a
-``preset``). ``--out`` is a ``.ckpt`` file, or a directory that receives ``<config name>.ckpt``.
+``--config`` is a training config (``experiments/configs/siamrpnpp/<variant>.yaml``: r50_l234_dwxcorr, its _otb
+variant, alex_dwxcorr, mobilev2_l234_dwxcorr, ...) or a YAML path: the module it describes (network and tracker
+values) receives the weights. ``--out`` is a ``.ckpt`` file, or a directory that receives ``<variant>.ckpt``.
 The result is a Lightning checkpoint of ``lightning_modules.siamrpnpp.SiamRPNppModule`` (its state dict,
 hyper-parameters with the config, the suite entry), loadable by ``load_from_checkpoint`` and
 ``lightning_modules.checkpoints.load_tracker``.
@@ -16,34 +16,13 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import yaml
 
 from tracking.errors import DataError
-from tracking.models.config import PRESETS, SiamRPNConfig, config_from_dict
 from tracking.models.pysot_import import pysot_to_suite, read_pysot_checkpoint
 
 
-def load_config(name_or_path: str) -> SiamRPNConfig:
-    if name_or_path in PRESETS:
-        return PRESETS[name_or_path]
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        values = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(values, dict):
-            raise DataError(path, "expected a mapping of SiamRPN config keys")
-        values = values.get("model", values)  # a full training config: its model section
-        try:
-            return config_from_dict(values, source=str(path))
-        except ValueError as error:
-            raise DataError(path, str(error)) from None
-    raise ValueError(f"unknown config {name_or_path!r}: give a preset ({', '.join(sorted(PRESETS))}) or a YAML file")
-
-
-def build_checkpoint(pysot_state: dict, config: SiamRPNConfig, source="checkpoint") -> dict:
-    """A Lightning checkpoint dict of ``SiamRPNppModule`` holding the converted pysot weights."""
-    from lightning_modules.siamrpnpp import SiamRPNppModule
-
-    module = SiamRPNppModule(model=config)
+def build_checkpoint(pysot_state: dict, module, source="checkpoint", config: str = "") -> dict:
+    """A Lightning checkpoint dict of ``module`` (a ``SiamRPNppModule``) holding the converted pysot weights."""
     module.model.load_state_dict(pysot_to_suite(pysot_state, module.model, source))
     checkpoint = {
         "epoch": 0,
@@ -52,19 +31,21 @@ def build_checkpoint(pysot_state: dict, config: SiamRPNConfig, source="checkpoin
         "state_dict": module.state_dict(),
         "hparams_name": "kwargs",
         "hyper_parameters": dict(module.hparams),
-        "imported_from": {"pysot": str(source), "config": config.name},
+        "imported_from": {"pysot": str(source), "config": config},
     }
     module.on_save_checkpoint(checkpoint)
     return checkpoint
 
 
-def convert(pysot_path, config: str | SiamRPNConfig, out, trust_pickle: bool = False) -> Path:
-    config = config if isinstance(config, SiamRPNConfig) else load_config(config)
+def convert(pysot_path, config: str, out, trust_pickle: bool = False) -> Path:
+    from experiments.train import build_model
+
+    module = build_model(config, seed=False)
     out = Path(out)
     if out.suffix != ".ckpt":
-        out = out / f"{config.name}.ckpt"
+        out = out / f"{Path(config).stem}.ckpt"
     state = read_pysot_checkpoint(pysot_path, trust_pickle=trust_pickle)
-    checkpoint = build_checkpoint(state, config, source=pysot_path)
+    checkpoint = build_checkpoint(state, module, source=pysot_path, config=config)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     torch.save(checkpoint, partial)
@@ -75,7 +56,7 @@ def convert(pysot_path, config: str | SiamRPNConfig, out, trust_pickle: bool = F
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pysot", required=True, help="pysot model.pth (state dict, maybe under 'state_dict')")
-    parser.add_argument("--config", required=True, help=f"preset name ({', '.join(sorted(PRESETS))}) or YAML")
+    parser.add_argument("--config", required=True, help="training config (siamrpnpp/<variant>) or a YAML path")
     parser.add_argument("--out", required=True, help="output .ckpt file, or a directory")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow arbitrary pickled objects in the pysot file (only for files you trust)")

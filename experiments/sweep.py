@@ -5,8 +5,11 @@
 
 ``--sweep`` names a YAML in ``experiments/sweeps/`` (without ``.yaml``) or a file path. It is a W&B sweep config
 (``method`` grid / random / bayes, ``metric`` {name, goal}, ``parameters`` with ``value`` / ``values`` /
-``min``-``max`` / ``distribution``, optional ``run_cap``). Every trial is evaluation only: the tracker is built from
-the checkpoint with the trial's overrides (no retraining), run one-pass on the benchmark at ``--data`` and scored.
+``min``-``max`` / ``distribution``, optional ``run_cap``). A parameter is a tracker parameter (``penalty_k``: the
+tracker ``--tracker``, default the model's main one, is built from ``--ckpt`` with the trial's values, no
+retraining) or, when its name has a dot, a key of the training command (``model.init_args.optim.base_lr``: the
+trial first trains ``--train-config`` on ``--train-data`` with that value into ``OUT/runs/<trial>``, then tracks
+with the resulting checkpoint). Each trial is run one-pass on the benchmark at ``--data`` and scored.
 
 - W&B configured (``WANDB_API_KEY`` or a ``wandb login`` netrc entry, and ``WANDB_MODE`` not offline/disabled):
   ``wandb.sweep`` registers the YAML and ``wandb.agent`` runs the trials the server proposes.
@@ -284,24 +287,75 @@ def trial_name(index: int, parameters: dict) -> str:
 
 # --- evaluation -------------------------------------------------------------------------------------------------
 
-def tracker_factory(ckpt: str, device: str) -> Callable[[dict], object]:
-    """``overrides -> tracker``: the checkpoint is read once and each trial gets a fresh tracker from it."""
-    from lightning_modules.checkpoints import build_baseline, is_baseline, load_module
+def split_parameters(parameters: dict) -> tuple[dict, list[str]]:
+    """(tracker parameters, training flags): a name with a dot is a key of the training command
+    (``model.init_args.optim.base_lr`` -> ``--model.init_args.optim.base_lr=VALUE``), any other a parameter of
+    the tracker (``penalty_k``)."""
+    tracker = {k: v for k, v in parameters.items() if "." not in k}
+    flags = [f"--{k.lstrip('-')}={v}" for k, v in parameters.items() if "." in k]
+    return tracker, flags
 
-    if is_baseline(ckpt):
-        return lambda overrides: build_baseline(ckpt, overrides)
-    module = load_module(ckpt, device)
-    return lambda overrides: module.build_tracker(**overrides)
+
+class TrialTrackers:
+    """The tracker of each trial: built from ``ckpt`` with the trial's tracker parameters, or, when the trial
+    sets training keys, from a run of ``train_config`` trained for it into ``OUT/runs/<trial>`` first (resumed
+    when the sweep runs again).
+
+    ``tracker`` names one of the model's trackers (default its main one); ``benchmark`` selects the config's
+    values for that benchmark before the trial's own.
+    """
+
+    def __init__(self, ckpt: str | None, device: str, tracker: str | None = None, benchmark: str | None = None,
+                 train_config: str | None = None, train_data: str | None = None, train_args=(), out_dir=None):
+        from lightning_modules.checkpoints import build_baseline, is_baseline, load_module
+
+        self.device, self.tracker, self.benchmark = device, tracker, benchmark
+        self.train_config, self.train_data, self.train_args = train_config, train_data, list(train_args)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.baseline = ckpt if ckpt is not None and is_baseline(ckpt) else None
+        self._build_baseline = build_baseline
+        self.checkpoint = ckpt
+        self.module = load_module(ckpt, device) if ckpt is not None and self.baseline is None else None
+
+    def build(self, trial: "Trial"):
+        """(tracker, the checkpoint it comes from or the baseline's name) for ``trial``."""
+        from lightning_modules.checkpoints import load_module
+
+        parameters, flags = split_parameters(trial.parameters)
+        if flags:
+            checkpoint = self._train(trial, flags)
+            module = load_module(checkpoint, self.device)
+        elif self.baseline is not None:
+            return self._build_baseline(self.baseline, parameters), self.baseline
+        elif self.module is None:
+            raise ValueError("no --ckpt to evaluate (and no training key among the sweep's parameters)")
+        else:
+            module, checkpoint = self.module, self.checkpoint
+        return module.build_tracker(self.tracker, benchmark=self.benchmark, **parameters), checkpoint
+
+    def _train(self, trial: "Trial", flags: list[str]) -> Path:
+        from experiments.train import main as train_main
+
+        if not self.train_config or not self.train_data:
+            raise ValueError(f"trial {trial.name} sets training keys ({', '.join(flags)}): pass --train-config and "
+                             "--train-data (the training data root)")
+        run_dir = self.out_dir / "runs" / trial.name
+        train_main(["--config", self.train_config, "--data_root", str(self.train_data), "--out", str(run_dir),
+                    *self.train_args, *flags])
+        return run_dir / "checkpoints" / "last.ckpt"
 
 
 def run_trial(trial: Trial, make_tracker, benchmark, kind: str, out_dir: Path, bench_name: str | None,
               progress: bool) -> Trial:
     """Track and score one trial (results and reports under ``out_dir``); fills ``trial.scores``."""
+    from tracking.evaluation.identity import run_identity
     from tracking.evaluation.runner import evaluate_tracker
 
-    tracker = make_tracker(trial.parameters)
+    tracker, checkpoint = make_tracker.build(trial)
+    # resumed only for the same checkpoint contents, tracker and parameters
+    identity = run_identity(tracker, checkpoint, split_parameters(trial.parameters)[0])
     evaluation = evaluate_tracker(kind, tracker, benchmark, out_dir, trial.name, bench_name=bench_name,
-                                  progress=progress)
+                                  progress=progress, identity=identity)
     trial.scores = evaluation.scores
     return trial
 
@@ -432,7 +486,7 @@ def write_outputs(spec: SweepSpec, trials: list[Trial], out_dir: Path) -> dict[s
 
 def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
               seed: int = 0, bench_name: str | None = None, wandb_mode: str | None = "offline",
-              project: str = "siamrpnpp-sweep", progress: bool = True) -> list[Trial]:
+              project: str = "siamese-tracking-sweeps", progress: bool = True) -> list[Trial]:
     """Run the YAML's grid / random search here; each trial logged as a W&B run in ``wandb_mode`` (None: no run)."""
     from tqdm.auto import tqdm
 
@@ -454,7 +508,7 @@ def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
 
 
 def run_wandb(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
-              bench_name: str | None = None, project: str = "siamrpnpp-sweep") -> list[Trial]:
+              bench_name: str | None = None, project: str = "siamese-tracking-sweeps") -> list[Trial]:
     """``wandb.sweep`` + ``wandb.agent``: the W&B server proposes each trial's parameters."""
     import wandb
 
@@ -489,6 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default {DEFAULT_SWEEP})")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--ckpt", default=None, help="checkpoint (or baseline:ncc); default: the demo's trained model")
+    parser.add_argument("--tracker", default=None, help="which of the model's trackers (default its main one)")
+    parser.add_argument("--train-config", default=None,
+                        help="training config for sweep parameters that are training keys (model.init_args...)")
+    parser.add_argument("--train-data", default=None, help="training data root for such trials")
+    parser.add_argument("--train-arg", dest="train_args", action="append", default=[],
+                        help="extra flag of experiments.train for such trials (repeatable, e.g. --trainer.max_steps=50)")
     parser.add_argument("--data", default=None, help="benchmark root; default: the demo's held-out OTB sequences")
     parser.add_argument("--benchmark", default="otb", choices=("otb", "uav123", "lasot", "got10k", "vot"),
                         help="benchmark kind of --data (default otb)")
@@ -499,15 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="number of trials (random: default run_cap or 10; grid: default all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the offline random search")
     parser.add_argument("--device", default=None, choices=("cpu", "cuda"), help="default: cuda when available")
-    parser.add_argument("--project", default="siamrpnpp-sweep", help="W&B project")
+    parser.add_argument("--project", default="siamese-tracking-sweeps", help="W&B project")
     parser.add_argument("--local", action="store_true", help="run the search locally even when W&B is configured")
     parser.add_argument("--no-wandb", action="store_true", help="offline: do not log the trials as W&B runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
-def resolve_inputs(args) -> tuple[str, Path]:
-    """The checkpoint and data root: as given, else the demo's outputs, else an error saying what to pass."""
+def resolve_inputs(args, needs_checkpoint: bool = True) -> tuple[str | None, Path]:
+    """The checkpoint and data root: as given, else the demo's outputs, else an error saying what to pass.
+    A sweep whose trials train their own runs (``needs_checkpoint`` False) needs no checkpoint."""
     if args.demo_dir is not None:
         demo = Path(args.demo_dir)
     else:  # make demo writes OUT/demo and make sweep OUT/sweep
@@ -515,7 +576,7 @@ def resolve_inputs(args) -> tuple[str, Path]:
         demo = beside if (beside / DEMO_CHECKPOINT).is_file() else Path(DEFAULT_DEMO_DIR)
     ckpt = args.ckpt or (str(demo / DEMO_CHECKPOINT) if (demo / DEMO_CHECKPOINT).is_file() else None)
     data = args.data or (str(demo / DEMO_HELDOUT) if (demo / DEMO_HELDOUT).is_dir() else None)
-    if ckpt is None or data is None:
+    if (ckpt is None and needs_checkpoint) or data is None:
         missing = [flag for flag, value in (("--ckpt", ckpt), ("--data", data)) if value is None]
         raise SystemExit(
             f"error: {' and '.join(missing)} not given and no demo outputs under {demo} "
@@ -530,7 +591,8 @@ def resolve_inputs(args) -> tuple[str, Path]:
 def main(argv=None) -> list[Trial]:
     args = build_parser().parse_args(argv)
     spec = load_sweep(args.sweep)
-    ckpt, data = resolve_inputs(args)
+    trains = any("." in name for name in spec.parameters)
+    ckpt, data = resolve_inputs(args, needs_checkpoint=not trains)
 
 
     from tracking.benchmarks import open_benchmark
@@ -539,7 +601,8 @@ def main(argv=None) -> list[Trial]:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     benchmark = open_benchmark(args.benchmark, data)
-    make_tracker = tracker_factory(ckpt, device)
+    make_tracker = TrialTrackers(None if trains and not args.ckpt else ckpt, device, args.tracker, args.benchmark,
+                                 args.train_config, args.train_data, args.train_args, out_dir)
     from experiments.wandb_setup import configure_wandb_mode
 
     mode = configure_wandb_mode()  # "offline" unless the user configured W&B

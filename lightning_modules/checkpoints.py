@@ -1,8 +1,8 @@
 """From a checkpoint (or a baseline's name) to a ready tracker.
 
-Contract with every suite LightningModule: ``on_save_checkpoint`` writes ``checkpoint["suite"] = {"module":
-"<dotted.path.ClassName>"}`` and the class implements ``build_tracker(**overrides) -> Tracker`` (raising on
-unknown override keys). :func:`load_tracker` imports that class, restores it with Lightning's
+Contract with every suite LightningModule (``lightning_modules.base.SiameseModule``): ``on_save_checkpoint``
+writes ``checkpoint["suite"] = {"module": "<dotted.path.ClassName>"}`` and the class implements
+``build_tracker(name=None, benchmark=None, **params) -> Tracker`` (raising on unknown names or parameters). :func:`load_tracker` imports that class, restores it with Lightning's
 ``load_from_checkpoint`` and asks it for its tracker, so evaluation never needs to know which model it runs.
 
 ``baseline:firstbox`` and ``baseline:ncc`` name the baseline trackers of ``tracking.trackers.baselines`` instead of a
@@ -129,16 +129,21 @@ def load_module(checkpoint_path, device: str | torch.device = "cpu"):
     return module.to(device).eval()
 
 
-def load_tracker(ckpt, overrides: dict | None = None, device: str | torch.device = "cpu") -> Tracker:
+def load_tracker(ckpt, overrides: dict | None = None, device: str | torch.device = "cpu", tracker: str | None = None,
+                 benchmark: str | None = None) -> Tracker:
     """A tracker from a suite checkpoint path, or ``baseline:firstbox`` / ``baseline:ncc``.
 
-    ``overrides`` are tracker hyper-parameters passed to ``build_tracker`` (the module raises on unknown keys).
+    ``tracker`` names one of the module's trackers (default its main one); ``benchmark`` (otb, vot, ...) selects
+    the values the config gives for it; ``overrides`` are tracker parameters on top. Unknown tracker names or
+    parameters raise ``ValueError`` listing the accepted ones.
     """
     overrides = dict(overrides or {})
     if is_baseline(ckpt):
+        if tracker is not None:
+            raise ValueError(f"{ckpt} is a baseline tracker: --tracker does not apply to it")
         return build_baseline(ckpt, overrides)
     module = load_module(ckpt, device)
-    return module.build_tracker(**overrides)
+    return module.build_tracker(tracker, benchmark=benchmark, **overrides)
 
 
 def default_tracker_name(ckpt) -> str:

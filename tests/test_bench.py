@@ -1,4 +1,5 @@
-"""`make bench`: a tiny run on the demo model prints a table with positive speeds."""
+"""`make bench`: a tiny run on the demo config prints a table with positive speeds; the training figure comes
+from the module's own training step."""
 from __future__ import annotations
 
 import json
@@ -11,38 +12,66 @@ from experiments import bench
 
 def test_bench_demo_model_prints_positive_fps(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    results = bench.main(["--models", "demo", "--device", "cpu", "--frames", "3", "--warmup", "1",
+    results = bench.main(["--configs", "siamrpnpp/demo", "--device", "cpu", "--frames", "3", "--warmup", "1",
                           "--batch-size", "2", "--train-steps", "1", "--json", str(out)])
     printed = capsys.readouterr().out
     assert "device: cpu" in printed
     [result] = results
-    assert result.model == "demo" and result.preset == "siamrpn_demo" and result.frames == 3
+    assert result.model == "siamrpnpp/demo" and result.tracker == "siamrpn" and result.frames == 3
     assert result.tracker_fps > 0 and result.train_pairs_per_s > 0
     assert math.isclose(result.ms_per_frame, 1000 / result.tracker_fps, rel_tol=1e-9)
     table = printed[printed.index("Model"):].splitlines()
-    assert table[0].split()[:3] == ["Model", "Params", "(M)"]
+    assert table[0].split()[:4] == ["Model", "Tracker", "Params", "(M)"]
     row = table[2].split()
-    assert row[0] == "demo" and float(row[2]) == pytest.approx(result.tracker_fps, abs=1e-3) and float(row[2]) > 0
-    assert float(row[1]) == pytest.approx(result.parameters_m, abs=1e-3)
+    assert row[0] == "siamrpnpp/demo" and row[1] == "siamrpn"
+    assert float(row[3]) == pytest.approx(result.tracker_fps, abs=1e-3) and float(row[3]) > 0
+    assert float(row[2]) == pytest.approx(result.parameters_m, abs=1e-3)
     saved = json.loads(out.read_text())
     assert saved["precision"] == "fp32" and saved["results"][0]["tracker_fps"] == result.tracker_fps
 
 
-def test_bench_rejects_unknown_models():
-    with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
-        bench.main(["--models", "resnet9000", "--device", "cpu"])
+def test_bench_rejects_unknown_configs_and_trackers():
+    from tracking.errors import DataError
+
+    with pytest.raises(DataError, match="no packaged config named 'siamrpnpp/resnet9000'"):
+        bench.main(["--configs", "siamrpnpp/resnet9000", "--device", "cpu"])
+    with pytest.raises(ValueError, match=r"unknown tracker 'online'.*accepted: \['siamrpn'\]"):
+        bench.main(["--configs", "siamrpnpp/demo", "--trackers", "online", "--device", "cpu", "--no-train"])
+
+
+def test_training_figure_runs_the_modules_training_step(monkeypatch):
+    """The timed steps are the module's own training_step, run by a Trainer (no copy of the step)."""
+    import torch
+
+    from experiments.train import build_cli
+
+    built = build_cli(["--config", "siamrpnpp/demo"], model_only=True)
+    module = built.model
+    calls = []
+    original = type(module).training_step
+
+    def counting_step(self, batch, batch_index):
+        calls.append(batch["template"].shape)
+        return original(self, batch, batch_index)
+
+    monkeypatch.setattr(type(module), "training_step", counting_step)
+    before = [p.detach().clone() for p in module.parameters()]
+    pairs = bench.bench_training(module, built.config_init.trainer.callbacks, torch.device("cpu"), "fp32",
+                                 batch_size=2, steps=2, warmup=1)
+    assert pairs > 0 and calls == [(2, 3, 127, 127)] * 3
+    assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
+    # the demo config trains every backbone layer from epoch 0: all of them were trainable while timed
+    assert module.trainable_backbone_layers == ("layer1", "layer2", "layer3", "layer4", "layer5")
 
 
 def test_random_batches_have_the_training_layout():
     import torch
 
-    from tracking.models.config import PRESETS
-
-    config = PRESETS["siamrpn_demo"]
-    batch = bench.random_batch(config, 5, torch.device("cpu"), torch.Generator().manual_seed(0))
+    crops = {"template_size": 127, "search_size": 255, "context_amount": 0.5, "image_format": "bgr255"}
+    batch = bench.random_batch(crops, 5, torch.Generator().manual_seed(0))
     assert batch["template"].shape == (5, 3, 127, 127)
-    assert batch["search"].shape == (5, 3, config.train_search_size, config.train_search_size)
+    assert batch["search"].shape == (5, 3, 255, 255)
     boxes = batch["search_box"]
     assert boxes.shape == (5, 4) and bool((boxes[:, 2:] > boxes[:, :2]).all())
-    assert bool(((boxes >= 0) & (boxes <= config.train_search_size)).all())
+    assert bool(((boxes >= 0) & (boxes <= 255)).all())
     assert batch["negative"].dtype == torch.bool

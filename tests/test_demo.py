@@ -76,11 +76,12 @@ def test_rerun_resumes_and_reproduces_the_table(quick_demo, capsys):
 
 def test_untrained_checkpoint_holds_the_weights_training_starts_from(quick_demo, tmp_path):
     """With a zero learning rate, training leaves every parameter where it started: at the untrained weights."""
-    from experiments.train import train
+    from experiments.train import main as train_main
 
     out, _ = quick_demo
-    config = demo.demo_config(demo.QUICK, seed=0, extra_overrides=["optim.base_lr=0.0"])
-    trainer = train(config, out / demo.TRAIN_DATA_DIR, tmp_path / "run", gpus=0, accelerator="cpu")
+    args = demo.training_args(demo.DEMO_CONFIG, demo.QUICK, seed=0, extra_args=["--model.init_args.optim.base_lr=0.0"])
+    trainer = train_main([*args, "--trainer.accelerator=cpu", "--data_root", str(out / demo.TRAIN_DATA_DIR),
+                          "--out", str(tmp_path / "run")])
     untrained = torch.load(out / "checkpoints/untrained.ckpt", map_location="cpu", weights_only=False)
     parameters = dict(trainer.lightning_module.named_parameters())
     assert trainer.global_step > 0

@@ -82,11 +82,14 @@ class TinyTrackingModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint):
         checkpoint["suite"] = {"module": f"{type(self).__module__}.{type(self).__qualname__}"}
 
-    def build_tracker(self, **overrides):
+    def build_tracker(self, name=None, benchmark=None, **overrides):
         unknown = set(overrides) - {"tracker_name"}
         if unknown:
             raise ValueError(f"unknown tracker override(s): {', '.join(sorted(unknown))}")
+        if name not in (None, "firstbox"):
+            raise ValueError(f"unknown tracker {name!r}; accepted: ['firstbox']")
         self.built += 1
+        self.last_request = (name, benchmark)
         self.eval()  # as a tracker sharing the network would: the callback must restore the modes
         tracker = FirstBoxTracker()
         tracker.name = overrides.get("tracker_name", "Tiny")
@@ -217,6 +220,11 @@ def tiny_checkpoint(tmp_path_factory):
 def test_load_tracker_builds_the_modules_tracker(tiny_checkpoint):
     tracker = load_tracker(tiny_checkpoint / "tiny.ckpt", {"tracker_name": "FromCkpt"}, device="cpu")
     assert isinstance(tracker, FirstBoxTracker) and tracker.name == "FromCkpt"
+    load_tracker(tiny_checkpoint / "tiny.ckpt", device="cpu", tracker="firstbox", benchmark="vot")
+    with pytest.raises(ValueError, match=r"unknown tracker 'online'; accepted: \['firstbox'\]"):
+        load_tracker(tiny_checkpoint / "tiny.ckpt", tracker="online")
+    with pytest.raises(ValueError, match="baseline"):
+        load_tracker("baseline:ncc", tracker="online")
     tracker.init(np.zeros((8, 8, 3), np.uint8), np.array([1.0, 1.0, 3.0, 3.0]))
     np.testing.assert_array_equal(tracker.update(None), [1.0, 1.0, 3.0, 3.0])
 

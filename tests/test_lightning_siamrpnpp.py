@@ -11,14 +11,23 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
 from callbacks.backbone_unfreeze import BackboneUnfreeze
-from lightning_modules.siamrpnpp import EpochLRSpace, SiamRPNppModule, pysot_lr_space
-from tracking.models.config import PRESETS
+from lightning_modules.base import EpochLRSpace
+from lightning_modules.base import lr_space as pysot_lr_space
+from lightning_modules.siamrpnpp import SiamRPNppModule
+from tracking.models.config import SiamRPNNetwork
 
-# A small AlexNet config (the demo preset's width) frozen/unfrozen like pysot's alex config (layer4-5 from
-# epoch 10), but at the ResNet config's 0.1x backbone rate so the scale shows in the learning rates; small
-# search crops (175: 7x7 score maps) keep its twelve epochs quick.
-TINY = PRESETS["siamrpn_demo"].replace(backbone_train_layers=["layer4", "layer5"], backbone_train_epoch=10,
-                                       backbone_lr_scale=0.1, train_search_size=175)
+# The demo config's network: half-width AlexNet, one depth-wise head, no neck.
+DEMO_NETWORK = SiamRPNNetwork(backbone="alexnet_legacy", backbone_width_mult=0.5, used_layers=(5,),
+                              neck_channels=None, head_hidden=64, weighted=False, image_format="rgb_normalized",
+                              base_size=0)
+# Frozen/unfrozen like pysot's alex config (layer4-5 from epoch 10), but at the ResNet config's 0.1x backbone
+# rate so the scale shows in the learning rates.
+TINY_UNFREEZE = {"epoch": 10, "layers": ("layer4", "layer5"), "lr_scale": 0.1}
+
+
+def tiny_module(**kwargs) -> SiamRPNppModule:
+    """The demo network on small search crops (175: 7x7 score maps), so many epochs stay quick."""
+    return SiamRPNppModule(network=DEMO_NETWORK, train_search_size=175, **kwargs)
 
 
 class RandomPairs(Dataset):
@@ -71,7 +80,7 @@ def test_lr_space_alex_and_errors():
     assert space[0] == pytest.approx(0.005) and space[5] == pytest.approx(0.01) and space[49] == pytest.approx(5e-4)
     assert space[3] == pytest.approx(0.005 * 2 ** 0.6)
     with pytest.raises(ValueError, match="policy"):
-        pysot_lr_space(20, 0.005, 0.0005, "exp")
+        pysot_lr_space(20, 0.005, 0.0005, "exponential")
     with pytest.raises(ValueError, match="warm-up"):
         pysot_lr_space(5, 0.005, 0.0005, "log", warmup_epochs=5)
 
@@ -99,15 +108,18 @@ def _requires_grad(module: nn.Module) -> set[bool]:
 
 
 def test_r50_freeze_state_before_and_after_epoch_10():
-    module = SiamRPNppModule("siamrpn_r50_l234_dwxcorr")
+    from experiments.train import build_cli
+
+    built = build_cli(["--config", "siamrpnpp/r50_l234_dwxcorr"], model_only=True)
+    module = built.model
     groups = module.backbone_groups()
     assert list(groups) == ["conv1", "layer1", "layer2", "layer3", "layer4"]
-    callback = BackboneUnfreeze.from_config(module.config)
+    [callback] = built.config_init.trainer.callbacks
     assert (callback.epoch, callback.layers, callback.lr_scale) == (10, ("layer2", "layer3", "layer4"), 0.1)
     assert callback.layers_for_epoch(9) == () and callback.layers_for_epoch(10) == ("layer2", "layer3", "layer4")
 
     # before epoch 10: the whole backbone frozen with BN in eval mode; neck and head train
-    module.set_trainable_backbone_layers(callback.layers_for_epoch(9))
+    module.set_trainable_backbone_layers(callback.layers_for_epoch(9), callback.lr_scale)
     module.train()
     for group in groups.values():
         assert _requires_grad(group) == {False} and _bn_modes(group) == {False}
@@ -115,7 +127,7 @@ def test_r50_freeze_state_before_and_after_epoch_10():
     assert _requires_grad(module.model.head) == {True} and _bn_modes(module.model.head) == {True}
 
     # from epoch 10: layer2-4 train with BN in train mode; conv1 and layer1 stay frozen, BN eval
-    module.set_trainable_backbone_layers(callback.layers_for_epoch(10))
+    module.set_trainable_backbone_layers(callback.layers_for_epoch(10), callback.lr_scale)
     for name in ("conv1", "layer1"):
         assert _requires_grad(groups[name]) == {False} and _bn_modes(groups[name]) == {False}
     for name in ("layer2", "layer3", "layer4"):
@@ -131,7 +143,7 @@ def test_r50_freeze_state_before_and_after_epoch_10():
 
 
 def test_optimizer_groups_follow_pysot_build_opt_lr():
-    module = SiamRPNppModule("siamrpn_r50_l234_dwxcorr")
+    module = SiamRPNppModule()  # the defaults: pysot's r50 network and 8-GPU schedule
     config = module.configure_optimizers()
     optimizer = config["optimizer"]
     assert isinstance(optimizer, torch.optim.SGD)
@@ -168,11 +180,11 @@ class Recorder(pl.Callback):
 
 def test_training_unfreezes_at_epoch_10_with_pysot_rates():
     torch.manual_seed(0)
-    module = SiamRPNppModule(TINY)  # pysot r50 schedule: base lr 0.005, warm-up 5 epochs, 20 epochs
+    module = tiny_module()  # pysot r50 schedule: base lr 0.005, warm-up 5 epochs, 20 epochs
     before = {k: v.clone() for k, v in module.model.backbone.state_dict().items()}
     recorder = Recorder()
     trainer = _trainer(max_epochs=12, limit_train_batches=1, limit_val_batches=0, gradient_clip_val=10.0,
-                       callbacks=[BackboneUnfreeze.from_config(TINY), recorder])
+                       callbacks=[BackboneUnfreeze(**TINY_UNFREEZE), recorder])
     trainer.fit(module, DataLoader(RandomPairs(2, search=175), batch_size=2))
 
     space = pysot_lr_space(20, 0.005, 0.0005, "log", 5, 0.001, 0.005, 1)
@@ -198,8 +210,8 @@ def test_training_unfreezes_at_epoch_10_with_pysot_rates():
 
 def test_fast_dev_run_train_and_validation_logs_losses():
     torch.manual_seed(0)
-    module = SiamRPNppModule(PRESETS["siamrpn_demo"])
-    trainer = _trainer(fast_dev_run=2, callbacks=[BackboneUnfreeze.from_config(module.config)])
+    module = SiamRPNppModule(network=DEMO_NETWORK)
+    trainer = _trainer(fast_dev_run=2, callbacks=[BackboneUnfreeze(epoch=0, layers=["layer1", "layer5"])])
     trainer.fit(module, DataLoader(RandomPairs(4), batch_size=2), DataLoader(RandomPairs(2, seed=1), batch_size=2))
     metrics = trainer.callback_metrics
     for key in ("train/total", "train/cls", "train/loc", "val/total", "val/cls", "val/loc"):
@@ -208,7 +220,7 @@ def test_fast_dev_run_train_and_validation_logs_losses():
 
 
 def test_invalid_loss_skips_the_step():
-    module = SiamRPNppModule(PRESETS["siamrpn_demo"])
+    module = SiamRPNppModule(network=DEMO_NETWORK)
     before = [p.detach().clone() for p in module.parameters()]
 
     class NaNPairs(RandomPairs):
@@ -237,7 +249,9 @@ def _sequence(count=4, size=(120, 160)):
 
 def test_checkpoint_round_trip_builds_the_same_tracker(tmp_path):
     torch.manual_seed(0)
-    module = SiamRPNppModule(PRESETS["siamrpn_demo"].replace(penalty_k=0.2), warmup_epochs=0, epochs=3)
+    module = SiamRPNppModule(network=DEMO_NETWORK, tracker={"penalty_k": 0.2},
+                             benchmark_tracker={"otb": {"siamrpn": {"lr": 0.1}}},
+                             optim={"warmup_epochs": 0, "epochs": 3})
     trainer = _trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, default_root_dir=tmp_path)
     trainer.fit(module, DataLoader(RandomPairs(2), batch_size=2))
     path = tmp_path / "model.ckpt"
@@ -245,10 +259,11 @@ def test_checkpoint_round_trip_builds_the_same_tracker(tmp_path):
 
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     assert checkpoint["suite"] == {"module": "lightning_modules.siamrpnpp.SiamRPNppModule"}
-    assert checkpoint["hyper_parameters"]["model"]["penalty_k"] == 0.2
+    assert checkpoint["hyper_parameters"]["tracker"]["penalty_k"] == 0.2
+    assert checkpoint["hyper_parameters"]["network"]["backbone"] == "alexnet_legacy"
 
     loaded = SiamRPNppModule.load_from_checkpoint(path, map_location="cpu")
-    assert loaded.config == module.config
+    assert loaded.config == module.config and loaded.optim == module.optim
     for key, value in module.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
 
@@ -258,17 +273,24 @@ def test_checkpoint_round_trip_builds_the_same_tracker(tmp_path):
     module.eval()
     original, _ = track_frames(module.build_tracker(), frames, box)
     reloaded_tracker = loaded.build_tracker(window_influence=0.3)
-    assert reloaded_tracker.config.window_influence == 0.3 and reloaded_tracker.config.penalty_k == 0.2
+    assert reloaded_tracker.params.window_influence == 0.3 and reloaded_tracker.params.penalty_k == 0.2
+    # the config's per-benchmark values come in under the benchmark's name, explicit values on top
+    assert loaded.build_tracker(benchmark="otb").params.lr == 0.1 and loaded.build_tracker().params.lr == 0.38
+    assert loaded.build_tracker("siamrpn", benchmark="OTB", lr=0.2).params.lr == 0.2
     reloaded, _ = track_frames(loaded.build_tracker(), frames, box)
     np.testing.assert_allclose(reloaded, original, atol=1e-4)
     assert np.all(np.isfinite(reloaded)) and not np.allclose(reloaded[1:], box)
 
-    with pytest.raises(ValueError, match="backbone"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['backbone'\]; accepted: \['context_amount'"):
         loaded.build_tracker(backbone="resnet50")
+    with pytest.raises(ValueError, match=r"unknown tracker 'hierarchical'.*accepted: \['siamrpn'\]"):
+        loaded.build_tracker("hierarchical")
+    with pytest.raises(ValueError, match="penalty_k='high' is not a valid float"):
+        loaded.build_tracker(penalty_k="high")
 
 
 def test_build_tracker_mid_training_leaves_modes_alone():
-    module = SiamRPNppModule(PRESETS["siamrpn_demo"])
+    module = SiamRPNppModule(network=DEMO_NETWORK)
     module.train()
     modes = [m.training for m in module.modules()]
     tracker = module.build_tracker()

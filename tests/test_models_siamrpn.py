@@ -7,10 +7,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tracking.errors import DataError
-from tracking.models import PRESETS, SiamRPN, SiamRPNConfig, config_from_dict, get_config
+from experiments.train import config_names, resolved_config
 from tracking.models.anchors import anchor_shapes, generate_anchors
 from tracking.models.backbones import AlexNetLegacy, MobileNetV2Backbone, ResNetBackbone
-from tracking.models.heads import MultiLevelRPN, Neck, xcorr_depthwise, xcorr_up_channel
+from tracking.models.config import SiamRPNNetwork, network_config
+from tracking.models.heads import MultiLevelRPN, Neck
+from tracking.models.ops import xcorr_depthwise, xcorr_up_channel
+from tracking.models.siamrpn import SiamRPN
+
+
+def network(config: str, **changes) -> SiamRPNNetwork:
+    """The network of a packaged training config, with ``changes``."""
+    return network_config(resolved_config(config).model.init_args.network.as_dict()).replace(**changes)
 
 
 def count(module: nn.Module) -> int:
@@ -23,7 +31,7 @@ META = torch.device("meta")
 
 def test_r50_dw_parameter_counts_match_the_reference():
     with META:
-        model = SiamRPN("siamrpn_r50_l234_dwxcorr")
+        model = SiamRPN(network("siamrpnpp/r50_l234_dwxcorr"))
     assert count(model) == 53_950_624
     assert count(model.backbone) == 45_528_128
     assert count(model.neck) == 919_040
@@ -155,23 +163,25 @@ def test_head_fusion_weighted_softmax_and_mean():
 
 
 def test_anchor_shapes_and_grid():
-    config = PRESETS["siamrpn_r50_l234_dwxcorr"]
+    config = network("siamrpnpp/r50_l234_dwxcorr")
     assert anchor_shapes(config).tolist() == [[104, 32], [88, 40], [64, 64], [40, 80], [32, 96]]
-    assert config.score_size == 25
-    anchors = generate_anchors(config)
+    assert config.score_size_for(255) == 25
+    anchors = generate_anchors(config, 255)
     assert anchors.shape == (5 * 25 * 25, 4)
     grid = anchors.reshape(5, 25, 25, 4)
     assert grid[0, 12, 12, :2].tolist() == [127, 127]  # center cell at the crop center
     assert grid[2, 0, 0].tolist() == [31, 31, 64, 64]
     assert grid[4, 3, 7].tolist() == [127 + (7 - 12) * 8, 127 + (3 - 12) * 8, 32, 96]
-    alex = PRESETS["siamrpn_alex_dwxcorr"]
-    assert alex.score_size == 21 and alex.score_size_for(255) == 17
+    alex = network("siamrpnpp/alex_dwxcorr")
+    assert alex.score_size_for(287) == 21 and alex.score_size_for(255) == 17
+    with pytest.raises(ValueError, match="no score map"):
+        alex.score_size_for(100)
 
 
 def test_up_channel_model_runs_for_real():
     """Real compute through SiamRPN's up-channel head (the meta-device shape tests never run the kernels)."""
     torch.manual_seed(0)
-    model = SiamRPN(PRESETS["siamrpn_table1_alex_up"].replace(backbone_width_mult=0.25)).eval()
+    model = SiamRPN(network("siamrpnpp/table1_alex_up", backbone_width_mult=0.25)).eval()
     with torch.no_grad():
         cls, loc = model(torch.randn(2, 3, 127, 127), torch.randn(2, 3, 255, 255))
     assert cls.shape == (2, 10, 17, 17) and loc.shape == (2, 20, 17, 17)
@@ -180,7 +190,7 @@ def test_up_channel_model_runs_for_real():
 
 def test_template_features_then_track_equals_forward():
     torch.manual_seed(1)
-    config = SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(2,), neck_channels=32, head_hidden=32)
+    config = SiamRPNNetwork(backbone="resnet18", used_layers=(2,), neck_channels=32, head_hidden=32)
     model = SiamRPN(config).eval()
     template, search = torch.randn(1, 3, 127, 127), torch.randn(1, 3, 255, 255)
     with torch.no_grad():
@@ -192,58 +202,61 @@ def test_template_features_then_track_equals_forward():
 
 
 def test_layer_groups_by_name():
-    model = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18_pysot", used_layers=(2, 3, 4), neck_channels=16,
+    model = SiamRPN(SiamRPNNetwork(backbone="resnet18_pysot", used_layers=(2, 3, 4), neck_channels=16,
                                   head_hidden=16))
     groups = model.backbone.layer_groups()
     assert list(groups) == ["conv1", "layer1", "layer2", "layer3", "layer4"]
     backbone_params = {id(p) for p in model.backbone.parameters()}
     grouped = {id(p) for g in groups.values() for p in g.parameters()}
     assert grouped == backbone_params
-    assert list(SiamRPN("siamrpn_demo").backbone.layer_groups()) == [f"layer{i}" for i in range(1, 6)]
+    assert list(SiamRPN(network("siamrpnpp/demo")).backbone.layer_groups()) == [f"layer{i}" for i in range(1, 6)]
 
 
 def test_config_round_trip_and_errors():
-    for name, config in PRESETS.items():
-        assert config_from_dict(config.to_dict()) == config, name
-        assert config.name == name
-    with pytest.raises(ValueError, match="penalty"):
-        config_from_dict({"penalty": 0.1})
-    with pytest.raises(ValueError, match="backbone"):
-        config_from_dict({"backbone": "vgg"})
-    derived = config_from_dict({"preset": "siamrpn_r50_l234_dwxcorr_otb", "lr": 0.3})
-    assert (derived.penalty_k, derived.window_influence, derived.lr, derived.weighted) == (0.24, 0.5, 0.3, False)
-    assert get_config("siamrpn_r50_l234_dwxcorr") is PRESETS["siamrpn_r50_l234_dwxcorr"]
+    for name in config_names():
+        if name.startswith("siamrpnpp/"):
+            config = network(name)
+            assert network_config(config.to_dict()) == config, name
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['penalty_k'\]"):
+        network_config({"penalty_k": 0.1})  # a tracker parameter, not the network's
+    with pytest.raises(ValueError, match="unknown backbone 'vgg'"):
+        network_config({"backbone": "vgg"})
     with pytest.raises(Exception):
-        PRESETS["siamrpn_r50_l234_dwxcorr"].lr = 1.0  # presets are immutable
-    r50 = PRESETS["siamrpn_r50_l234_dwxcorr"]
-    assert (r50.penalty_k, r50.window_influence, r50.lr, r50.instance_size, r50.base_size) == (0.05, 0.42, 0.38, 255, 8)
-    alex = PRESETS["siamrpn_alex_dwxcorr"]
-    assert (alex.penalty_k, alex.window_influence, alex.lr, alex.instance_size, alex.base_size) == (0.16, 0.4, 0.3, 287, 0)
-    assert math.isclose(PRESETS["siamrpn_mobilev2_l234_dwxcorr"].backbone_width_mult, 1.4)
+        network("siamrpnpp/r50_l234_dwxcorr").head = "up"  # configs are immutable
+    r50 = resolved_config("siamrpnpp/r50_l234_dwxcorr").model.init_args
+    assert (r50.tracker.penalty_k, r50.tracker.window_influence, r50.tracker.lr, r50.tracker.instance_size,
+            r50.network.base_size) == (0.05, 0.42, 0.38, 255, 8)
+    alex = resolved_config("siamrpnpp/alex_dwxcorr").model.init_args
+    assert (alex.tracker.penalty_k, alex.tracker.window_influence, alex.tracker.lr, alex.tracker.instance_size,
+            alex.network.base_size) == (0.16, 0.4, 0.3, 287, 0)
+    assert math.isclose(network("siamrpnpp/mobilev2_l234_dwxcorr").backbone_width_mult, 1.4)
 
 
-def _geometry(config):
+def _geometry(name: str):
     # what decides the map sizes (ResNet/MobileNet levels used share one spatial size, tested above)
-    return (config.backbone, config.head, config.neck_channels is None, config.exemplar_size, config.instance_size,
-            config.train_search_size, config.base_size)
+    values = resolved_config(name).model.init_args
+    config = network(name)
+    return (config.backbone, config.head, config.neck_channels is None, config.exemplar_size,
+            values.tracker.instance_size, values.train_search_size, config.base_size)
 
 
-SHAPE_PRESETS = ["siamrpn_r50_l234_dwxcorr", "siamrpn_r50_l234_dwxcorr_imagenet", "siamrpn_alex_dwxcorr",
-                 "siamrpn_mobilev2_l234_dwxcorr", "siamrpn_demo", "siamrpn_table1_alex_up", "siamrpn_table1_r50_l4_up"]
+def _one_config_per_geometry() -> list[str]:
+    chosen = {}
+    for name in config_names():
+        if name.startswith("siamrpnpp/"):
+            chosen.setdefault(_geometry(name), name)
+    return sorted(chosen.values())
 
 
-def test_shape_presets_cover_every_preset_geometry():
-    covered = {_geometry(PRESETS[name]) for name in SHAPE_PRESETS}
-    assert all(_geometry(config) in covered for config in PRESETS.values())
-
-
-@pytest.mark.parametrize("name", SHAPE_PRESETS)
-def test_presets_output_their_configured_score_size(name):
-    """Shapes only (meta tensors, no compute): the network's maps match the anchors' score size."""
-    config = PRESETS[name]
+@pytest.mark.parametrize("name", _one_config_per_geometry())
+def test_configs_output_their_score_size(name):
+    """Shapes only (meta tensors, no compute): the network's maps match the anchors' score size, for one config
+    of each geometry among the packaged ones."""
+    config = network(name)
+    values = resolved_config(name).model.init_args
     with torch.device("meta"):
         model = SiamRPN(config)
-        for search_size in {config.instance_size, config.train_search_size}:
+        for search_size in {values.tracker.instance_size, values.train_search_size}:
             cls, loc = model(torch.empty(2, 3, config.exemplar_size, config.exemplar_size),
                              torch.empty(2, 3, search_size, search_size))
             score = config.score_size_for(search_size)
@@ -257,18 +270,18 @@ def test_pretrained_backbone_from_a_torchvision_file(tmp_path):
     imagenet = torchvision.models.resnet18()
     path = tmp_path / "resnet18.pth"
     torch.save(imagenet.state_dict(), path)  # with its fc layer, which the backbone does not use
-    model = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(2, 3), neck_channels=16,
-                                  head_hidden=16, image_format="rgb_normalized", pretrained_backbone=str(path)))
-    model.load_pretrained_backbone()
+    model = SiamRPN(SiamRPNNetwork(backbone="resnet18", used_layers=(2, 3), neck_channels=16,
+                                  head_hidden=16, image_format="rgb_normalized"))
+    model.backbone.load_pretrained(str(path))
     reference = imagenet.state_dict()
     assert all(torch.equal(v, reference[k]) for k, v in model.backbone.state_dict().items())
     # the reference's layout cannot take torchvision's 1x1 shortcut weights: a clear error
-    pysot_layout = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18_pysot", used_layers=(2, 3),
+    pysot_layout = SiamRPN(SiamRPNNetwork(backbone="resnet18_pysot", used_layers=(2, 3),
                                          neck_channels=16, head_hidden=16))
     with pytest.raises(DataError, match="wrong shapes"):
-        pysot_layout.load_pretrained_backbone(str(path))
+        pysot_layout.backbone.load_pretrained(str(path))
     with pytest.raises(DataError, match="not found"):
-        model.load_pretrained_backbone(str(tmp_path / "missing.pth"))
+        model.backbone.load_pretrained(str(tmp_path / "missing.pth"))
 
 
 def test_pretrained_alexnet_from_pysot_legacy_names(tmp_path):
@@ -276,7 +289,7 @@ def test_pretrained_alexnet_from_pysot_legacy_names(tmp_path):
     source = AlexNetLegacy(width_mult=0.25)
     from tracking.models.pysot_import import suite_key_to_pysot
 
-    config = PRESETS["siamrpn_alex_dwxcorr"]
+    config = network("siamrpnpp/alex_dwxcorr")
     legacy = {suite_key_to_pysot("backbone." + k, config): v for k, v in source.state_dict().items()}
     assert "backbone.features.14.weight" in legacy
     torch.save({"state_dict": {"module." + k: v for k, v in legacy.items()}}, tmp_path / "alexnet.pth")

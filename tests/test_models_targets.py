@@ -4,11 +4,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tracking.models import PRESETS
+from tracking.models.config import AnchorTargetParams, SiamRPNNetwork
 from tracking.models.losses import rpn_loss
 from tracking.models.targets import AnchorTargetBuilder
 
-CONFIG = PRESETS["siamrpn_r50_l234_dwxcorr"]
+CONFIG = SiamRPNNetwork()  # pysot's r50_l234 network: 5 anchors, stride 8, base size 8
+TARGETS = AnchorTargetParams()  # pysot TRAIN.THR_HIGH 0.6, THR_LOW 0.3, POS_NUM 16, NEG_NUM 16, TOTAL_NUM 64
+
+
+def test_target_defaults_are_pysots():
+    assert (TARGETS.thr_high, TARGETS.thr_low, TARGETS.pos_num, TARGETS.neg_num, TARGETS.total_num) == \
+        (0.6, 0.3, 16, 16, 64)
 
 
 def reference_candidates(target, negative, config=CONFIG, search_size=255):
@@ -43,7 +49,7 @@ def reference_candidates(target, negative, config=CONFIG, search_size=255):
     xx2, yy2 = np.minimum(tx2, x2), np.minimum(ty2, y2)
     inter = np.maximum(0, xx2 - xx1) * np.maximum(0, yy2 - yy1)
     iou = inter / ((x2 - x1) * (y2 - y1) + tw * th - inter)
-    return iou > config.thr_high, iou < config.thr_low, delta
+    return iou > TARGETS.thr_high, iou < TARGETS.thr_low, delta
 
 
 def test_targets_match_reference_and_subsample_limits():
@@ -53,7 +59,7 @@ def test_targets_match_reference_and_subsample_limits():
                           [100.0, 100.0, 160.0, 150.0],   # negative pair near the center
                           [200.0, 20.0, 250.0, 60.0]])    # negative pair near a corner (window clipped)
     negative = torch.tensor([False, False, False, True, True])
-    builder = AnchorTargetBuilder(CONFIG)
+    builder = AnchorTargetBuilder(CONFIG, 255)
     labels, loc_target, loc_weight = builder(boxes, negative, torch.Generator().manual_seed(3))
     assert labels.shape == (5, 5, 25, 25) and labels.dtype == torch.long
     assert loc_target.shape == (5, 4, 5, 25, 25) and loc_weight.shape == (5, 5, 25, 25)
@@ -84,7 +90,7 @@ def test_targets_match_reference_and_subsample_limits():
 def test_targets_are_seeded():
     boxes = torch.tensor([[72.0, 103.0, 188.0, 141.0]] * 3)
     negative = torch.tensor([False, False, True])
-    builder = AnchorTargetBuilder(CONFIG)
+    builder = AnchorTargetBuilder(CONFIG, 255)
     first = builder(boxes, negative, torch.Generator().manual_seed(0))[0]
     again = builder(boxes, negative, torch.Generator().manual_seed(0))[0]
     other = builder(boxes, negative, torch.Generator().manual_seed(1))[0]
@@ -110,7 +116,7 @@ def test_loss_matches_reference_and_balances():
     gen = torch.Generator().manual_seed(0)
     boxes = torch.tensor([[95.0, 111.0, 159.0, 143.0], [72.0, 103.0, 188.0, 141.0], [100.0, 100.0, 160.0, 150.0]])
     negative = torch.tensor([False, False, True])
-    labels, loc_target, loc_weight = AnchorTargetBuilder(CONFIG)(boxes, negative, gen)
+    labels, loc_target, loc_weight = AnchorTargetBuilder(CONFIG, 255)(boxes, negative, gen)
     cls = torch.randn(3, 10, 25, 25, generator=gen, requires_grad=True)
     loc = torch.randn(3, 20, 25, 25, generator=gen, requires_grad=True)
     out = rpn_loss(cls, loc, labels, loc_target, loc_weight)
@@ -129,7 +135,7 @@ def test_loss_matches_reference_and_balances():
 
 def test_loss_with_no_positives_is_finite():
     boxes = torch.tensor([[100.0, 100.0, 160.0, 150.0]])
-    labels, loc_target, loc_weight = AnchorTargetBuilder(CONFIG)(boxes, torch.tensor([True]))
+    labels, loc_target, loc_weight = AnchorTargetBuilder(CONFIG, 255)(boxes, torch.tensor([True]))
     cls = torch.zeros(1, 10, 25, 25, requires_grad=True)
     out = rpn_loss(cls, torch.zeros(1, 20, 25, 25), labels, loc_target, loc_weight)
     assert torch.isfinite(out["total"]) and out["loc"] == 0

@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from tracking.errors import DataError
-from tracking.models import PRESETS, SiamRPN
+from experiments.train import resolved_config
+from tracking.models.config import network_config
+from tracking.models.siamrpn import SiamRPN
+
+
+def network(config: str, **changes):
+    """The network of a packaged training config, with ``changes``."""
+    return network_config(resolved_config(config).model.init_args.network.as_dict()).replace(**changes)
 from tracking.models.pysot_import import pysot_to_suite, suite_to_pysot
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -42,13 +49,13 @@ def shapes(state):
 
 
 @pytest.mark.parametrize("name, channels, weighted", [
-    ("siamrpn_r50_l234_dwxcorr", [512, 1024, 2048], True),
-    ("siamrpn_r50_l234_dwxcorr_otb", [512, 1024, 2048], False),
-    ("siamrpn_mobilev2_l234_dwxcorr", [44, 134, 448], False),
+    ("siamrpnpp/r50_l234_dwxcorr", [512, 1024, 2048], True),
+    ("siamrpnpp/r50_l234_dwxcorr_otb", [512, 1024, 2048], False),
+    ("siamrpnpp/mobilev2_l234_dwxcorr", [44, 134, 448], False),
 ])
 def test_pysot_names_and_shapes_multi_level(name, channels, weighted):
     with torch.device("meta"):  # names and shapes only
-        model = SiamRPN(name)
+        model = SiamRPN(network(name))
     pysot = shapes(suite_to_pysot(model))
     head_neck = {k: v for k, v in pysot.items() if not k.startswith("backbone.")}
     assert head_neck == expected_pysot_head_and_neck(3, channels_in=channels, weighted=weighted)
@@ -68,7 +75,7 @@ def test_pysot_names_and_shapes_multi_level(name, channels, weighted):
 
 
 def test_pysot_names_alexnet_legacy():
-    model = SiamRPN("siamrpn_alex_dwxcorr")
+    model = SiamRPN(network("siamrpnpp/alex_dwxcorr"))
     pysot = shapes(suite_to_pysot(model))
     assert {k: v for k, v in pysot.items() if k.startswith("rpn_head.")} == \
         expected_pysot_head_and_neck(1, weighted=False, bare=True)
@@ -87,19 +94,20 @@ def test_pysot_names_alexnet_legacy():
 
 def test_round_trip_maps_every_r50_entry_onto_itself():
     with torch.device("meta"):
-        model = SiamRPN("siamrpn_r50_l234_dwxcorr")
+        model = SiamRPN(network("siamrpnpp/r50_l234_dwxcorr"))
         restored = pysot_to_suite(suite_to_pysot(model), model)
     own = model.state_dict()
     assert list(restored) == list(own) and all(restored[k].shape == own[k].shape for k in own)
 
 
 @pytest.mark.parametrize("config", [
-    PRESETS["siamrpn_alex_dwxcorr"],
-    PRESETS["siamrpn_mobilev2_l234_dwxcorr"].replace(backbone_width_mult=0.35),  # narrow: same names, less init
-    PRESETS["siamrpn_table1_alex_up"].replace(backbone_width_mult=0.25),
-    PRESETS["siamrpn_table1_r50_l4_up"].replace(backbone="resnet18"),
+    ("siamrpnpp/alex_dwxcorr", {}),
+    ("siamrpnpp/mobilev2_l234_dwxcorr", {"backbone_width_mult": 0.35}),  # narrow: same names, less init
+    ("siamrpnpp/table1_alex_up", {"backbone_width_mult": 0.25}),
+    ("siamrpnpp/table1_r50_l4_up", {"backbone": "resnet18"}),
 ], ids=["alex_dw", "mobilev2_l234", "alex_up", "r18_l4_up_neck"])
 def test_round_trip_restores_every_tensor(config):
+    config = network(config[0], **config[1])
     torch.manual_seed(0)
     source = SiamRPN(config)
     with torch.no_grad():
@@ -116,16 +124,16 @@ def test_round_trip_restores_every_tensor(config):
 
 
 def test_import_errors_name_the_problem():
-    alex = SiamRPN("siamrpn_alex_dwxcorr")
+    alex = SiamRPN(network("siamrpnpp/alex_dwxcorr"))
     pysot = suite_to_pysot(alex)
     # old-PyTorch checkpoints have no BN counters: filled in
     no_counters = {k: v for k, v in pysot.items() if not k.endswith("num_batches_tracked")}
     assert len(pysot_to_suite(no_counters, alex)) == len(alex.state_dict())
     with pytest.raises(DataError, match="missing"):
-        pysot_to_suite(pysot, SiamRPN("siamrpn_table1_alex_up"))
+        pysot_to_suite(pysot, SiamRPN(network("siamrpnpp/table1_alex_up")))
     with pytest.raises(DataError, match="do not belong"):
         pysot_to_suite({**pysot, "mask_head.conv.weight": torch.zeros(1)}, alex)
-    narrow = SiamRPN(PRESETS["siamrpn_alex_dwxcorr"].replace(backbone_width_mult=0.5))
+    narrow = SiamRPN(network("siamrpnpp/alex_dwxcorr", backbone_width_mult=0.5))
     with pytest.raises(DataError, match="wrong shape"):
         pysot_to_suite(pysot, narrow)
     with pytest.raises(DataError, match="not a tensor"):
@@ -139,20 +147,20 @@ def test_import_cli_writes_a_checkpoint_that_tracks(tmp_path):
     from tracking.trackers.siamrpn import SiamRPNTracker
 
     torch.manual_seed(0)
-    source = SiamRPN("siamrpn_alex_dwxcorr").eval()
+    source = SiamRPN(network("siamrpnpp/alex_dwxcorr")).eval()
     pysot_file = tmp_path / "model.pth"
     torch.save({"state_dict": {"module." + k: v for k, v in suite_to_pysot(source).items()}}, pysot_file)
-    assert main(["--pysot", str(pysot_file), "--config", "siamrpn_alex_dwxcorr", "--out", str(tmp_path)]) == 0
-    ckpt = tmp_path / "siamrpn_alex_dwxcorr.ckpt"
+    assert main(["--pysot", str(pysot_file), "--config", "siamrpnpp/alex_dwxcorr", "--out", str(tmp_path)]) == 0
+    ckpt = tmp_path / "alex_dwxcorr.ckpt"
     assert ckpt.is_file()
 
     module = SiamRPNppModule.load_from_checkpoint(ckpt, map_location="cpu")
-    assert module.config == PRESETS["siamrpn_alex_dwxcorr"]
+    assert module.config == network("siamrpnpp/alex_dwxcorr")
     assert all(torch.equal(module.model.state_dict()[k], v) for k, v in source.state_dict().items())
 
     tracker = load_tracker(str(ckpt), {"window_influence": 0.3}, "cpu")
-    assert tracker.config.window_influence == 0.3 and tracker.config.penalty_k == 0.16
-    reference = SiamRPNTracker(source, {"window_influence": 0.3})
+    assert tracker.params.window_influence == 0.3 and tracker.params.penalty_k == 0.16
+    reference = SiamRPNTracker(source, {"window_influence": 0.3, "penalty_k": 0.16, "lr": 0.3, "instance_size": 287})
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(2)]
     tracker.init(frames[0], [50, 40, 30, 20])
@@ -161,4 +169,4 @@ def test_import_cli_writes_a_checkpoint_that_tracks(tmp_path):
         np.testing.assert_array_equal(tracker.update(frame), reference.update(frame))
 
     with pytest.raises(SystemExit):
-        main(["--pysot", str(pysot_file), "--config", "siamrpn_r50_l234_dwxcorr", "--out", str(tmp_path)])
+        main(["--pysot", str(pysot_file), "--config", "siamrpnpp/r50_l234_dwxcorr", "--out", str(tmp_path)])

@@ -6,7 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tracking.models import PRESETS, SiamRPN, SiamRPNConfig
+import types
+
+from experiments.train import resolved_config
+from tracking.models.config import SiamRPNNetwork, network_config
+from tracking.models.siamrpn import SiamRPN
+from tracking.params import params_dict
 from tracking.tracker import Tracker, track_frames
 from tracking.trackers.siamrpn import SiamRPNTracker
 
@@ -154,7 +159,17 @@ def moving_square_frames(count=10, size=(180, 240), seed=0):
     return frames, np.asarray(boxes, dtype=np.float64)
 
 
-def randomize_batchnorm(model, seed, frames=None):
+def network(config: str, **changes):
+    """The network of a packaged training config, with ``changes``."""
+    return network_config(resolved_config(config).model.init_args.network.as_dict()).replace(**changes)
+
+
+def tracker_params(config: str, **changes) -> dict:
+    """The tracker parameters of a packaged training config, with ``changes``."""
+    return {**resolved_config(config).model.init_args.tracker.as_dict(), **changes}
+
+
+def randomize_batchnorm(model, seed, frames=None, instance_size=255):
     """Non-trivial BN statistics and fusion weights, so every part of the network matters; with ``frames``,
     the output convs are rescaled so random weights give moderate scores and box offsets (no overflow)."""
     gen = torch.Generator().manual_seed(seed)
@@ -172,7 +187,7 @@ def randomize_batchnorm(model, seed, frames=None):
     if frames is not None:
         cfg = model.config
         template = torch.from_numpy(cv2.resize(frames[0], (cfg.exemplar_size,) * 2).transpose(2, 0, 1)[None])
-        search = torch.from_numpy(cv2.resize(frames[0], (cfg.instance_size,) * 2).transpose(2, 0, 1)[None])
+        search = torch.from_numpy(cv2.resize(frames[0], (instance_size,) * 2).transpose(2, 0, 1)[None])
         with torch.no_grad():
             zf = model.neck(model.backbone(template.float()))
             xf = model.neck(model.backbone(search.float()))
@@ -186,7 +201,8 @@ def randomize_batchnorm(model, seed, frames=None):
 
 def run_both(model, frames_rgb, init_box, overrides=None):
     ours = SiamRPNTracker(model, overrides)
-    ref = ReferenceTracker(model, ours.config)
+    # pysot's cfg: the network's and the tracker's values in one namespace
+    ref = ReferenceTracker(model, types.SimpleNamespace(**model.config.to_dict(), **params_dict(ours.params)))
     our_boxes, _ = track_frames(ours, frames_rgb, init_box)
     # pysot tools/test.py: get_axis_aligned_bbox (cx = x + w/2), then [cx - (w-1)/2, cy - (h-1)/2, w, h]
     x, y, w, h = init_box
@@ -197,19 +213,21 @@ def run_both(model, frames_rgb, init_box, overrides=None):
     return our_boxes, np.asarray(ref_boxes, dtype=np.float64)
 
 
-@pytest.mark.parametrize("config", [
+@pytest.mark.parametrize("config, network_changes, tracker_changes", [
     # the reference's AlexNet geometry (287 search, base size 0, 21x21 scores) at a quarter of the width
-    PRESETS["siamrpn_alex_dwxcorr"].replace(backbone_width_mult=0.25, head_hidden=32),
+    ("siamrpnpp/alex_dwxcorr", {"backbone_width_mult": 0.25, "head_hidden": 32}, {}),
     # three levels, learned fusion weights, a neck (7x7 template crop), 255 search and base size 8
-    PRESETS["siamrpn_mobilev2_l234_dwxcorr"].replace(backbone_width_mult=0.35, used_layers=[3, 4, 5],
-                                                     neck_channels=32, head_hidden=32, weighted=True,
-                                                     penalty_k=0.2, window_influence=0.3, lr=0.5),
+    ("siamrpnpp/mobilev2_l234_dwxcorr", {"backbone_width_mult": 0.35, "used_layers": [3, 4, 5], "neck_channels": 32,
+                                         "head_hidden": 32, "weighted": True},
+     {"penalty_k": 0.2, "window_influence": 0.3, "lr": 0.5}),
 ], ids=["alex_dwxcorr_narrow", "mobilev2_l234_weighted_narrow"])
-def test_boxes_equal_reference_tracker(config):
+def test_boxes_equal_reference_tracker(config, network_changes, tracker_changes):
     torch.manual_seed(0)
     frames, gt = moving_square_frames(5)
-    model = randomize_batchnorm(SiamRPN(config), seed=1, frames=frames)
-    ours, ref = run_both(model, frames, gt[0])
+    params = tracker_params(config, **tracker_changes)
+    model = randomize_batchnorm(SiamRPN(network(config, **network_changes)), seed=1, frames=frames,
+                                instance_size=params["instance_size"])
+    ours, ref = run_both(model, frames, gt[0], params)
     assert ours.shape == (5, 4)
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
     assert np.abs(np.diff(ours[1:], axis=0)).sum() > 1  # boxes change from frame to frame
@@ -222,14 +240,15 @@ def test_boxes_equal_reference_on_real_frames(shared_data):
     init_box = np.array([float(v) for v in lines[0].replace("\t", ",").split(",")])
     frames = [cv2.imread(str(root / "img" / f"{i:04d}.jpg"))[:, :, ::-1].copy() for i in range(1, 6)]
     torch.manual_seed(2)
-    config = PRESETS["siamrpn_alex_dwxcorr"].replace(backbone_width_mult=0.25, head_hidden=32)
-    model = randomize_batchnorm(SiamRPN(config), seed=3, frames=frames)
-    ours, ref = run_both(model, frames, init_box, overrides={"penalty_k": 0.1, "window_influence": 0.5})
+    config = network("siamrpnpp/alex_dwxcorr", backbone_width_mult=0.25, head_hidden=32)
+    model = randomize_batchnorm(SiamRPN(config), seed=3, frames=frames, instance_size=287)
+    ours, ref = run_both(model, frames, init_box, tracker_params("siamrpnpp/alex_dwxcorr", penalty_k=0.1,
+                                                                 window_influence=0.5))
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
 
 
 def test_template_branch_runs_once_per_sequence():
-    model = SiamRPN(SiamRPNConfig(name="tiny", backbone="resnet18", used_layers=(3,), neck_channels=16,
+    model = SiamRPN(SiamRPNNetwork(backbone="resnet18", used_layers=(3,), neck_channels=16,
                                   head_hidden=16, image_format="rgb_normalized")).eval()
     sizes = []
     model.backbone.register_forward_hook(lambda module, inputs, output: sizes.append(inputs[0].shape[-1]))
@@ -244,9 +263,9 @@ def test_template_branch_runs_once_per_sequence():
 
 
 def test_overrides_and_clipping():
-    model = SiamRPN("siamrpn_demo")
+    model = SiamRPN(network("siamrpnpp/demo"))
     tracker = SiamRPNTracker(model, {"penalty_k": 0.3, "instance_size": 271})
-    assert tracker.config.penalty_k == 0.3 and tracker.score_size == model.config.score_size_for(271)
+    assert tracker.params.penalty_k == 0.3 and tracker.score_size == model.config.score_size_for(271)
     assert len(tracker.window) == len(tracker.anchors) == 5 * tracker.score_size ** 2
     with pytest.raises(ValueError, match="penalty"):
         SiamRPNTracker(model, {"penalty": 0.3})
@@ -266,7 +285,7 @@ def test_overrides_and_clipping():
 
 
 def test_overflowing_size_predictions_keep_the_size_instead_of_nan():
-    model = SiamRPN("siamrpn_demo").eval()
+    model = SiamRPN(network("siamrpnpp/demo")).eval()
     anchor_num = len(model.config.anchor_ratios) * len(model.config.anchor_scales)
     with torch.no_grad():  # log-size outputs (loc channels 2K..4K) of ~1000 overflow exp() on every anchor
         for level in model.head.levels:

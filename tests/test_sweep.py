@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -87,12 +88,10 @@ def test_without_checkpoint_it_explains_what_to_pass(tmp_path):
 
 def _tiny_checkpoint(path):
     import pytorch_lightning as pl
-    import torch
 
-    from lightning_modules.siamrpnpp import SiamRPNppModule
+    from experiments.train import build_model
 
-    torch.manual_seed(0)
-    module = SiamRPNppModule("siamrpn_demo")
+    module = build_model("siamrpnpp/demo")
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False)
     trainer.strategy.connect(module)
@@ -204,3 +203,40 @@ def test_defaults_come_from_the_demo_beside_the_output_folder(tmp_path):
     assert sweep.resolve_inputs(args) == (str(demo_dir / sweep.DEMO_CHECKPOINT), demo_dir / sweep.DEMO_HELDOUT)
     args = sweep.build_parser().parse_args(["--out", str(tmp_path / "sweep"), "--data", "/elsewhere"])
     assert sweep.resolve_inputs(args)[1] == sweep.Path("/elsewhere")
+
+
+@pytest.mark.timeout(300)
+def test_a_training_key_trains_each_trial_before_tracking(tmp_path, monkeypatch):
+    """A parameter named like a training flag (model.init_args...) trains the trial's run, then tracks with it."""
+    import torch
+
+    from tracking.synthetic import generate_videos, write_otb
+    from tracking.synthetic.training_formats import write_vid
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    data = tmp_path / "otb"
+    write_otb(generate_videos(5, 1, num_frames=5, size=(96, 128), difficulty="easy"), data)
+    write_vid(generate_videos(6, 3, num_frames=8, size=(96, 128)), tmp_path / "train" / "vid")
+    sweep_file = tmp_path / "train.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "name": "train", "method": "grid", "metric": {"name": "success_auc", "goal": "maximize"},
+        "parameters": {"model.init_args.optim.base_lr": {"values": [0.0, 0.05]}, "penalty_k": {"value": 0.2}}}))
+    out = tmp_path / "sweep"
+    flags = ["--model.init_args.optim.epochs=1", "--model.init_args.optim.warmup_epochs=0",
+             "--data.init_args.videos_per_epoch=4", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
+             "--data.init_args.val_pairs=0", "--logging.wandb=false", "--trainer.enable_progress_bar=false"]
+    trials = sweep.main(["--sweep", str(sweep_file), "--out", str(out), "--data", str(data), "--device", "cpu",
+                         "--train-config", "siamrpnpp/demo", "--train-data", str(tmp_path / "train"), "--no-progress",
+                         "--no-wandb", *[f"--train-arg={flag}" for flag in flags]])
+    assert len(trials) == 2
+    runs = [out / "runs" / trial.name / "checkpoints" / "last.ckpt" for trial in trials]
+    weights = [torch.load(run, map_location="cpu", weights_only=False) for run in runs]
+    assert [w["hyper_parameters"]["optim"]["base_lr"] for w in weights] == [0.0, 0.05]
+    assert [w["hyper_parameters"]["tracker"]["penalty_k"] for w in weights] == [0.16, 0.16]  # the config's ...
+    identity = json.loads((out / "results" / "OTB" / trials[0].name / "identity.json").read_text())
+    assert identity["parameters"]["penalty_k"] == 0.2  # ... and the trial's value for tracking
+    changed = [k for k, v in weights[0]["state_dict"].items() if not torch.equal(v, weights[1]["state_dict"][k])]
+    assert changed  # lr 0 left the initial weights, lr 0.05 moved them
+    with pytest.raises(ValueError, match="--train-config"):
+        sweep.main(["--sweep", str(sweep_file), "--out", str(tmp_path / "x"), "--data", str(data), "--device", "cpu",
+                    "--no-progress", "--no-wandb", "--ckpt", "baseline:ncc"])

@@ -1,110 +1,181 @@
-"""Training configs (composition, validation) and ``python -m experiments.train`` end to end on generated data."""
+"""Training configs (LightningCLI: composition, typed validation, every packaged config builds and steps) and
+``python -m experiments.train`` end to end on generated data."""
 from __future__ import annotations
 
 import csv
+import json
 
+import numpy as np
 import pytest
 import torch
 
-from experiments.configs import config_names, load_config, model_config, parse_overrides
-from experiments.train import build_datamodule, data_sources, hardware, main, nodes_from_environment
-from lightning_modules.siamrpnpp import SiamRPNppModule, pysot_lr_space
+from experiments.train import (build_cli, build_model, checkpoint_to_resume, config_names, hardware, main,
+                               nodes_from_environment, resolved_config)
+from lightning_modules.base import lr_space
+from lightning_modules.siamrpnpp import SiamRPNppModule
 from tracking.errors import DataError
-from tracking.models.config import PRESETS
 
-PAPER_CONFIGS = ["siamrpn_r50_l234_dwxcorr", "siamrpn_r50_l234_dwxcorr_otb", "siamrpn_alex_dwxcorr",
-                 "siamrpn_mobilev2_l234_dwxcorr", "siamrpn_demo"]
+PAPER_CONFIGS = ["siamrpnpp/r50_l234_dwxcorr", "siamrpnpp/r50_l234_dwxcorr_otb", "siamrpnpp/alex_dwxcorr",
+                 "siamrpnpp/mobilev2_l234_dwxcorr", "siamrpnpp/demo"]
+SMALL_NETWORK = 10_000_000  # parameters: below it a config runs a real training step and tracker step here
 
 
-# ---------------------------------------------------------------------------------------------- configs
+@pytest.fixture(scope="module")
+def training_root(tmp_path_factory):
+    from tracking.synthetic.training_formats import write_coco, write_vid
+    from tracking.synthetic.video import generate_videos
+
+    root = tmp_path_factory.mktemp("training_data")
+    write_vid(generate_videos(1, 4, num_frames=10, size=(120, 160)), root / "vid")
+    write_coco(generate_videos(2, 2, num_frames=10, size=(120, 160)), root / "coco", frame_step=2)
+    return root
+
+
+# ---------------------------------------------------------------------------------------------- every config
 def test_every_paper_variant_and_table1_row_has_a_config():
     names = config_names()
-    for name in PAPER_CONFIGS:
-        assert name in names
-    table1 = sorted(name for name in PRESETS if name.startswith("siamrpn_table1_"))
-    assert len(table1) == 12 and set(table1) <= set(names)
-    for name in names:
-        config = load_config(name)
-        model = model_config(config)
-        assert config["name"] == name
-        if name.startswith("siamrpn_table1_"):
-            assert model == PRESETS[name]  # the row's network, tracker and fine-tuning exactly
-        elif name in PRESETS and name != "siamrpn_r50_l234_dwxcorr_otb":
-            assert model == PRESETS[name], name
+    assert set(PAPER_CONFIGS) <= set(names)
+    assert len([name for name in names if name.startswith("siamrpnpp/table1_")]) == 12
 
 
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", config_names())
+def test_every_packaged_config_builds_and_takes_a_step(name, training_root, tmp_path):
+    """The whole config (model, data, callbacks, trainer) instantiates; small networks take one real training
+    step and one tracker step, big ones (ResNet-50) give their score maps' shapes on the meta device."""
+    import pytorch_lightning as pl
+
+    built = build_cli(["--config", name, "--data_root", str(training_root), "--out", str(tmp_path / "run"),
+                       "--data.init_args.num_workers=0", "--data.init_args.val_pairs=0", "--logging.wandb=false",
+                       "--data.init_args.batch_size=2", "--data.init_args.progress=false"])
+    module, data = built.model, built.datamodule
+    assert isinstance(module, pl.LightningModule) and module.main_tracker in module.trackers
+    crops = module.training_crops()
+    assert {key: getattr(data.config, key) for key in crops} == crops  # linked, never restated
+    assert not (tmp_path / "run").exists()  # building writes nothing
+    parameters = sum(p.numel() for p in module.parameters())
+    template = (2, 3, crops["template_size"], crops["template_size"])
+    search = (2, 3, crops["search_size"], crops["search_size"])
+    if parameters > SMALL_NETWORK:
+        with torch.device("meta"):
+            cls, loc = module.to("meta").model(torch.empty(template), torch.empty(search))
+        score = module.config.score_size_for(crops["search_size"])
+        assert cls.shape[-2:] == (score, score) and loc.shape[1] == 2 * cls.shape[1]
+        return
+    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         callbacks=built.config_init.trainer.callbacks)
+    before = [p.detach().clone() for p in module.parameters()]
+    trainer.fit(module, datamodule=data)
+    assert trainer.global_step == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
+    module.eval()
+    tracker = module.build_tracker()
+    image = np.full((120, 160, 3), 90, np.uint8)
+    image[40:70, 50:80] = 200
+    tracker.init(image, np.array([50.0, 40.0, 30.0, 30.0]))
+    assert np.all(np.isfinite(tracker.update(image)))
+
+
+# ---------------------------------------------------------------------------------------------- values
 def test_r50_config_is_pysot_8gpu_recipe():
-    config = load_config("siamrpn_r50_l234_dwxcorr")
-    model = model_config(config)
-    assert (model.penalty_k, model.window_influence, model.lr) == (0.05, 0.42, 0.38)
-    assert model.backbone_train_layers == ("layer2", "layer3", "layer4")
-    assert (model.backbone_train_epoch, model.backbone_lr_scale) == (10, 0.1)
-    optim = config["optim"]
-    module_args = {k: v for k, v in optim.items() if k not in ("grad_clip", "reset_optimizer_state")}
-    space = pysot_lr_space(module_args["epochs"], module_args["lr_start"], module_args["lr_end"],
-                           module_args["lr_policy"], module_args["warmup_epochs"], module_args["warmup_start_lr"],
-                           module_args["warmup_end_lr"], module_args["warmup_step"])
+    config = resolved_config("siamrpnpp/r50_l234_dwxcorr")
+    model = config.model.init_args
+    assert config.model.class_path == "lightning_modules.siamrpnpp.SiamRPNppModule"
+    assert (model.tracker.penalty_k, model.tracker.window_influence, model.tracker.lr) == (0.05, 0.42, 0.38)
+    [unfreeze] = config.trainer.callbacks
+    assert unfreeze.class_path == "callbacks.backbone_unfreeze.BackboneUnfreeze"
+    assert (unfreeze.init_args.epoch, unfreeze.init_args.layers, unfreeze.init_args.lr_scale) == \
+        (10, ["layer2", "layer3", "layer4"], 0.1)
+    optim = model.optim
+    space = lr_space(optim.epochs, optim.lr_start, optim.lr_end, optim.lr_policy, optim.warmup_epochs,
+                     optim.warmup_start_lr, optim.warmup_end_lr, optim.warmup_step)
     assert space[0] == pytest.approx(0.001) and space[5] == pytest.approx(0.005) and space[19] == pytest.approx(5e-4)
-    assert (optim["momentum"], optim["weight_decay"], optim["grad_clip"], optim["base_lr"]) == (0.9, 1e-4, 10.0, 0.005)
-    data = config["data"]
-    assert list(data["sources"]) == ["vid", "ytbb", "coco", "det"]
-    assert data["sources"]["vid"]["frame_range"] == 100 and data["sources"]["ytbb"]["frame_range"] == 3
-    assert (data["videos_per_epoch"], data["negative"], data["batch_size"]) == (600000, 0.2, 28)
-    assert (data["search_shift"], data["search_scale"], data["search_blur"]) == (64, 0.18, 0.2)
-    assert config["trainer"]["precision"] == "bf16-mixed"
+    assert (optim.momentum, optim.weight_decay, optim.base_lr) == (0.9, 1e-4, 0.005)
+    assert (config.trainer.gradient_clip_val, config.seed_everything) == (10.0, 123456)
+    data = config.data.init_args
+    assert list(data.sources) == ["vid", "ytbb", "coco", "det"]
+    assert data.sources["vid"]["frame_range"] == 100 and data.sources["ytbb"]["frame_range"] == 3
+    assert (data.videos_per_epoch, data.negative, data.batch_size) == (600000, 0.2, 28)
+    assert (data.search_shift, data.search_scale, data.search_blur) == (64, 0.18, 0.2)
+    assert config.trainer.precision == "bf16-mixed"
 
 
 def test_variant_configs_follow_their_pysot_files():
-    otb = load_config("siamrpn_r50_l234_dwxcorr_otb")
-    model = model_config(otb)
-    assert (model.penalty_k, model.window_influence, model.lr, model.weighted) == (0.24, 0.5, 0.25, False)
-    assert model.backbone_train_layers == ("layer1", "layer2", "layer3", "layer4")
-    assert (otb["optim"]["lr_end"], otb["data"]["batch_size"], otb["data"]["gray"]) == (0.0025, 16, 0.2)
-    assert otb["optim"]["warmup_epochs"] == 5  # inherited from its base
+    otb = resolved_config("siamrpnpp/r50_l234_dwxcorr_otb")
+    model = otb.model.init_args
+    assert (model.tracker.penalty_k, model.tracker.window_influence, model.tracker.lr, model.network.weighted) == \
+        (0.24, 0.5, 0.25, False)
+    assert otb.trainer.callbacks[0].init_args.layers == ["layer1", "layer2", "layer3", "layer4"]
+    assert (model.optim.lr_end, otb.data.init_args.batch_size, otb.data.init_args.gray) == (0.0025, 16, 0.2)
+    assert model.optim.warmup_epochs == 5 and model.network.backbone == "resnet50_pysot"  # from its base
 
-    alex = load_config("siamrpn_alex_dwxcorr")
-    model = model_config(alex)
-    assert (model.instance_size, model.base_size, model.train_score_size) == (287, 0, 17)
-    assert (model.backbone_train_layers, model.backbone_lr_scale) == (("layer4", "layer5"), 1.0)
-    assert (alex["optim"]["epochs"], alex["optim"]["lr_start"], alex["data"]["negative"]) == (50, 0.01, 0.05)
+    alex = resolved_config("siamrpnpp/alex_dwxcorr")
+    model = alex.model.init_args
+    assert (model.tracker.instance_size, model.network.base_size) == (287, 0)
+    assert alex.trainer.callbacks[0].init_args.layers == ["layer4", "layer5"]
+    assert (model.optim.epochs, model.optim.lr_start, alex.data.init_args.negative) == (50, 0.01, 0.05)
+    # a variant with its own network carries its own tracker values (no silent inheritance from another preset)
+    mobile = resolved_config("siamrpnpp/mobilev2_l234_dwxcorr").model.init_args
+    assert (mobile.tracker.penalty_k, mobile.tracker.window_influence, mobile.tracker.lr) == (0.04, 0.4, 0.5)
+    assert (mobile.network.backbone, mobile.network.backbone_width_mult) == ("mobilenetv2", 1.4)
 
 
-def test_unknown_keys_name_the_file_and_key(tmp_path):
+def test_command_line_values_are_typed():
+    # YAML 1.1 reads 5e-3 as text; the signature says float
+    assert resolved_config("siamrpnpp/demo", "--model.init_args.optim.base_lr=5e-3").model.init_args.optim.base_lr \
+        == 0.005
+    with pytest.raises(DataError, match=r"command line.*optim\.base_lr.*float.*abc"):
+        resolved_config("siamrpnpp/demo", "--model.init_args.optim.base_lr=abc")
+    with pytest.raises(DataError, match=r"command line.*unrecognized arguments: --optim\.learning_rate"):
+        resolved_config("siamrpnpp/demo", "--model.init_args.optim.learning_rate=0.1")
+
+
+def test_unknown_keys_and_wrong_types_name_the_file_and_key(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("base: siamrpn_demo\noptim:\n  base_lr: 0.1\n  learning_rate: 0.1\n")
-    with pytest.raises(DataError, match=r"bad\.yaml.*optim\.learning_rate"):
-        load_config(path)
-    path.write_text("base: siamrpn_demo\nmodels:\n  preset: siamrpn_demo\n")
-    with pytest.raises(DataError, match=r"bad\.yaml.*unknown section 'models'"):
-        load_config(path)
-    path.write_text("base: siamrpn_demo\ndata:\n  sources:\n    vid: {frames: 3}\n")
-    with pytest.raises(DataError, match=r"data\.sources\.vid\.frames"):
-        load_config(path)
-    path.write_text("model:\n  preset: siamrpn_demo\n  backbone_depth: 3\n")
-    with pytest.raises(DataError, match="model.backbone_depth"):
-        load_config(path)
-    path.write_text("optim: [1, 2\n")
+    path.write_text("base: siamrpnpp/demo\nmodel:\n  init_args:\n    optim:\n      learning_rate: 0.1\n")
+    with pytest.raises(DataError, match=r"bad\.yaml.*'optim' does not accept option 'learning_rate'"):
+        resolved_config(str(path))
+    path.write_text("base: siamrpnpp/demo\nmodels:\n  init_args: {}\n")
+    with pytest.raises(DataError, match=r"bad\.yaml.*models"):
+        resolved_config(str(path))
+    path.write_text("base: siamrpnpp/demo\nmodel:\n  init_args:\n    network:\n      used_layers: three\n")
+    with pytest.raises(DataError, match=r"bad\.yaml.*used_layers"):
+        resolved_config(str(path))
+    path.write_text("model: [1, 2\n")
     with pytest.raises(DataError, match=r"bad\.yaml.*YAML"):
-        load_config(path)
-    with pytest.raises(DataError, match=r"--set.*trainer\.epochs"):
-        load_config("siamrpn_demo", ["trainer.epochs=3"])
-    with pytest.raises(DataError, match="no packaged config named 'siamrpn_r51'"):
-        load_config("siamrpn_r51")
-    with pytest.raises(DataError, match="section.key=value"):
-        parse_overrides(["base_lr=3"])
+        resolved_config(str(path))
+    with pytest.raises(DataError, match="no packaged config named 'siamrpnpp/r51'"):
+        resolved_config("siamrpnpp/r51")
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("base: loop.yaml\n")
+    with pytest.raises(DataError, match="circular"):
+        resolved_config(str(loop))
+    # a value the class refuses when it is built: the message names the problem
+    with pytest.raises(ValueError, match=r"warm-up epochs \(5\) must be in \[0, epochs=3\)"):
+        build_model("siamrpnpp/r50_l234_dwxcorr", "--model.init_args.optim.epochs=3")
 
 
-def test_composition_and_overrides(tmp_path):
+def test_composition_from_a_users_file(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text("base: siamrpn_r50_l234_dwxcorr_otb\noptim:\n  epochs: 4\n")
-    config = load_config(path, ["optim.base_lr=0.02", "data.sources.got10k={}", "data.sources.vid.num_use=7",
-                                "tracker.penalty_k=0.3"])
-    assert config["name"] == "mine"
-    assert config["optim"]["epochs"] == 4 and config["optim"]["base_lr"] == 0.02
-    assert config["optim"]["lr_end"] == 0.0025  # from the middle of the chain
-    assert config["data"]["sources"]["vid"] == {"frame_range": 100, "num_use": 7}
-    assert config["data"]["sources"]["got10k"] == {}
-    assert model_config(config).penalty_k == 0.3
+    path.write_text("base: siamrpnpp/r50_l234_dwxcorr_otb\nmodel:\n  init_args:\n    optim:\n      epochs: 40\n"
+                    "data:\n  init_args:\n    sources:\n      got10k: {frame_range: 50}\n")
+    config = resolved_config(str(path), "--model.init_args.optim.base_lr=0.02",
+                             "--model.init_args.tracker.penalty_k=0.3")
+    model = config.model.init_args
+    assert model.optim.epochs == 40 and model.optim.base_lr == 0.02
+    assert model.optim.lr_end == 0.0025  # from the middle of the chain
+    assert model.tracker.penalty_k == 0.3 and model.tracker.lr == 0.25
+    assert config.data.init_args.sources == {"got10k": {"frame_range": 50}}  # a mapping is replaced whole
+
+
+def test_print_config_prints_the_resolved_config(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", "siamrpnpp/alex_dwxcorr", "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "class_path: lightning_modules.siamrpnpp.SiamRPNppModule" in printed
+    assert "instance_size: 287" in printed and "backbone: alexnet_legacy" in printed
 
 
 def test_nodes_and_hardware_from_environment():
@@ -120,35 +191,25 @@ def test_nodes_and_hardware_from_environment():
 
 
 def test_data_sources_from_root(tmp_path, capsys):
-    config = load_config("siamrpn_r50_l234_dwxcorr")
-    (tmp_path / "vid").mkdir()
-    (tmp_path / "coco").mkdir()
-    (tmp_path / "lasot").mkdir()
-    sources = data_sources(config, tmp_path)
+    from datamodules.pair_datamodule import sources_under_root
+
+    wanted = resolved_config("siamrpnpp/r50_l234_dwxcorr").data.init_args.sources
+    for name in ("vid", "coco", "lasot"):
+        (tmp_path / name).mkdir()
+    sources = sources_under_root(wanted, tmp_path)
     assert [(s["kind"], s["root"]) for s in sources] == [("vid", str(tmp_path / "vid")),
                                                          ("coco", str(tmp_path / "coco"))]
     assert sources[0]["frame_range"] == 100
     message = capsys.readouterr().err
     assert "ytbb, det" in message and "lasot" in message
-    with pytest.raises(DataError, match="none of the config's training sources"):
-        data_sources(config, tmp_path / "coco")
-    bad = load_config("siamrpn_demo", ["data.image_format=bgr255"])
-    with pytest.raises(DataError, match="image_format"):
-        build_datamodule(bad, tmp_path, model_config(bad))
+    with pytest.raises(DataError, match="none of the training sources"):
+        sources_under_root(wanted, tmp_path / "coco")
+    # the model decides the crops: a data value that contradicts them is an error, not silently replaced
+    with pytest.raises(DataError, match=r"data\.init_args\.template_size.*contradicts the model"):
+        build_cli(["--config", "siamrpnpp/demo", "--data_root", str(tmp_path), "--data.init_args.template_size=100"])
 
 
 # ---------------------------------------------------------------------------------------------- end to end
-@pytest.fixture(scope="module")
-def training_root(tmp_path_factory):
-    from tracking.synthetic.training_formats import write_coco, write_vid
-    from tracking.synthetic.video import generate_videos
-
-    root = tmp_path_factory.mktemp("training_data")
-    write_vid(generate_videos(1, 4, num_frames=10, size=(120, 160)), root / "vid")
-    write_coco(generate_videos(2, 2, num_frames=10, size=(120, 160)), root / "coco", frame_step=2)
-    return root
-
-
 def _metrics(path) -> list[dict]:
     with open(path) as handle:
         return list(csv.DictReader(handle))
@@ -160,15 +221,16 @@ def test_train_command_checkpoints_resumes_and_tracks(training_root, tmp_path, m
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     out = tmp_path / "run"
-    common = ["--config", "siamrpn_demo", "--gpus", "1", "--data", str(training_root), "--out", str(out),
-              "--set", "optim.epochs=2", "--set", "data.videos_per_epoch=8", "--set", "data.batch_size=4",
-              "--set", "data.num_workers=0", "--set", "data.val_pairs=4", "--set", "data.progress=false",
-              "--set", "trainer.enable_progress_bar=false", "--set", "logger.wandb=true"]
+    common = ["--config", "siamrpnpp/demo", "--gpus", "1", "--data_root", str(training_root), "--out", str(out),
+              "--model.init_args.optim.epochs=2", "--data.init_args.videos_per_epoch=8",
+              "--data.init_args.batch_size=4", "--data.init_args.num_workers=0", "--data.init_args.val_pairs=4",
+              "--data.init_args.progress=false", "--trainer.enable_progress_bar=false", "--logging.wandb=true"]
     # "killed" after the first of two epochs
-    trainer = main(common + ["--set", "trainer.max_epochs=1"])
+    trainer = main(common + ["--trainer.max_epochs=1"])
     assert trainer.current_epoch == 1 and trainer.global_step == 2
     assert (out / "checkpoints" / "epoch_00.ckpt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
-    assert (out / "config.yaml").is_file()
+    assert json.loads((out / "run.json").read_text()) == {"config": "siamrpnpp/demo"}
+    assert "SiamRPNppModule" in (out / "config.yaml").read_text()
     assert list((out / "wandb").glob("offline-run-*")), "W&B runs offline when nothing is configured"
     first = torch.load(out / "checkpoints" / "epoch_00.ckpt", map_location="cpu", weights_only=False)
     assert first["suite"] == {"module": "lightning_modules.siamrpnpp.SiamRPNppModule"}
@@ -178,7 +240,7 @@ def test_train_command_checkpoints_resumes_and_tracks(training_root, tmp_path, m
     from tracking.synthetic.writers import write_otb
 
     write_otb(generate_videos(5, 1, num_frames=6, size=(120, 160)), tmp_path / "otb")
-    trainer = main(common + ["--set", f"eval.root={tmp_path / 'otb'}"])
+    trainer = main(common + [f"--eval.root={tmp_path / 'otb'}"])
     assert "eval/otb/success_auc" in trainer.callback_metrics
     assert list((out / "benchmark_eval").rglob("*.txt"))
     assert trainer.global_step == 4 and (out / "checkpoints" / "epoch_01.ckpt").is_file()
@@ -193,26 +255,53 @@ def test_train_command_checkpoints_resumes_and_tracks(training_root, tmp_path, m
     assert head_lrs == pytest.approx([0.004, 0.02])
 
     # the checkpoint runs as a tracker through the evaluation helper's loader
-    import numpy as np
-
     from lightning_modules.checkpoints import load_tracker
 
     tracker = load_tracker(str(out / "checkpoints" / "last.ckpt"), {"window_influence": 0.3})
+    assert tracker.params.window_influence == 0.3 and tracker.params.penalty_k == 0.16
     image = np.zeros((120, 160, 3), np.uint8)
     image[40:70, 50:80] = 200
     tracker.init(image, np.array([50.0, 40.0, 30.0, 30.0]))
     assert np.all(np.isfinite(tracker.update(image)))
 
-    # another config in the same folder is refused rather than resumed
+    # another config in the same folder is refused rather than resumed, and nothing is written into it
+    before = sorted(p.name for p in out.rglob("*"))
     with pytest.raises(SystemExit, match="choose another --out"):
-        main(["--config", "siamrpn_alex_dwxcorr", "--data", str(training_root), "--out", str(out)])
+        main(["--config", "siamrpnpp/alex_dwxcorr", "--data_root", str(training_root), "--out", str(out)])
+    assert sorted(p.name for p in out.rglob("*")) == before
 
 
-def test_module_hyperparameters_rebuild_from_checkpoint_config():
-    config = load_config("siamrpn_demo", ["optim.epochs=3", "optim.warmup_epochs=0"])
-    from experiments.train import build_module
+def test_a_launch_that_fails_its_checks_writes_nothing(training_root, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(DataError, match="eval.root"):
+        main(["--config", "siamrpnpp/demo", "--data_root", str(training_root), "--out", str(out),
+              f"--eval.root={tmp_path / 'missing'}"])
+    with pytest.raises(DataError):
+        main(["--config", "siamrpnpp/demo", "--data_root", str(tmp_path / "nothing"), "--out", str(out)])
+    assert not out.exists()
 
-    module = build_module(config, model_config(config))
-    assert isinstance(module, SiamRPNppModule)
-    assert module.hparams.epochs == 3 and module.hparams.base_lr == 0.02
-    assert module.hparams.model == PRESETS["siamrpn_demo"].to_dict()
+
+def test_a_damaged_last_checkpoint_falls_back_to_the_newest_readable_one(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.save({"state_dict": {}, "epoch": 3}, folder / "epoch_03.ckpt")
+    assert checkpoint_to_resume(tmp_path, None) == str(folder / "epoch_03.ckpt")
+    good = (folder / "epoch_03.ckpt").read_bytes()
+    (folder / "last.ckpt").write_bytes(good[: len(good) // 2])  # a kill during its write
+    with pytest.warns(UserWarning, match=r"last\.ckpt is damaged.*epoch_03\.ckpt"):
+        assert checkpoint_to_resume(tmp_path, None) == str(folder / "epoch_03.ckpt")
+    (folder / "epoch_03.ckpt").write_bytes(b"\x00" * 10)
+    with pytest.raises(DataError, match="no readable checkpoint"):
+        checkpoint_to_resume(tmp_path, None)
+    with pytest.raises(DataError, match="not a readable Lightning checkpoint"):
+        checkpoint_to_resume(tmp_path, str(folder / "last.ckpt"))
+    assert checkpoint_to_resume(tmp_path / "new", None) is None
+
+
+def test_models_from_configs_hold_the_runs_initial_weights():
+    first, second = build_model("siamrpnpp/demo"), build_model("siamrpnpp/demo")
+    assert isinstance(first, SiamRPNppModule)
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters()))
+    other = build_model("siamrpnpp/demo", "--seed_everything=5")
+    assert not all(torch.equal(a, b) for a, b in zip(first.parameters(), other.parameters()))
+    assert first.hparams.optim["epochs"] == 6 and first.hparams.optim["base_lr"] == 0.02

@@ -11,11 +11,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from callbacks.backbone_unfreeze import BackboneUnfreeze
-from lightning_modules.siamrpnpp import SiamRPNppModule
-from test_lightning_siamrpnpp import TINY, RandomPairs
+from test_lightning_siamrpnpp import RandomPairs, tiny_module
 
 # layer4-5 start training at epoch 1, at the full rate so one step moves them clearly
-CONFIG = TINY.replace(backbone_train_epoch=1, backbone_lr_scale=1.0)
+UNFREEZE = {"epoch": 1, "layers": ("layer4", "layer5"), "lr_scale": 1.0}
 
 
 class SaveWeights(pl.Callback):
@@ -36,12 +35,12 @@ class NoRewrap(BackboneUnfreeze):
 
 def _run(tmp_path, callback_class) -> tuple[dict, dict, dict]:
     torch.manual_seed(0)
-    module = SiamRPNppModule(CONFIG, warmup_epochs=0, epochs=2)
+    module = tiny_module(optim={"warmup_epochs": 0, "epochs": 2})
     initial = {k: v.detach().clone() for k, v in module.model.named_parameters()}
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", max_epochs=2, limit_train_batches=2,
                          limit_val_batches=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, gradient_clip_val=10.0,
-                         callbacks=[callback_class.from_config(CONFIG), SaveWeights(tmp_path)])
+                         callbacks=[callback_class(**UNFREEZE), SaveWeights(tmp_path)])
     # 8 different pairs: each rank gets its own shard (DistributedSampler), so local gradients differ
     trainer.fit(module, DataLoader(RandomPairs(8, search=175), batch_size=2))
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]

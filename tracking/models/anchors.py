@@ -21,13 +21,12 @@ def anchor_shapes(config) -> np.ndarray:
     return np.asarray(shapes, dtype=np.float32)
 
 
-def generate_anchors(config, search_size: int | None = None) -> np.ndarray:
+def generate_anchors(config, search_size: int) -> np.ndarray:
     """All anchors as (K * S * S, 4) ``cx, cy, w, h`` in search-crop pixels, ordered (k, row, column).
 
-    The center cell sits at the crop center ``search_size // 2``; cells are ``anchor_stride`` apart and
-    ``S = config.score_size_for(search_size)`` (default search size: ``config.instance_size``).
+    ``config``: a ``SiamRPNNetwork``. The center cell sits at the crop center ``search_size // 2``; cells are
+    ``anchor_stride`` apart and ``S = config.score_size_for(search_size)``.
     """
-    search_size = config.instance_size if search_size is None else search_size
     score_size = config.score_size_for(search_size)
     stride = config.anchor_stride
     shapes = anchor_shapes(config)

@@ -333,13 +333,162 @@ class MobileNetV2Backbone(Backbone):
         return {f"layer{i}": getattr(self, f"layer{i}") for i in range(8)}
 
 
-def build_backbone(config) -> Backbone:
-    name = config.backbone
-    if name.startswith("resnet"):
-        depth, _, layout = name.partition("_")
-        return ResNetBackbone(depth, config.used_layers, layout="pysot" if layout == "pysot" else "torchvision")
-    if name == "alexnet_legacy":
-        return AlexNetLegacy(config.backbone_width_mult)
-    if name == "mobilenetv2":
-        return MobileNetV2Backbone(config.backbone_width_mult, config.used_layers)
-    raise ValueError(f"unknown backbone {name!r}")
+# --------------------------------------------------------------------------------------------- torchvision
+# Default taps of the ImageNet networks: the outputs of the blocks the SiamFC-family papers call conv3/4/5.
+TORCHVISION_TAPS = {
+    "alexnet": {"conv3": "features.7", "conv4": "features.9", "conv5": "features.11"},
+    "vgg19": {"conv3": "features.17", "conv4": "features.26", "conv5": "features.35"},
+    "resnet34": {"conv3": "layer2", "conv4": "layer3", "conv5": "layer4"},
+    "resnet50": {"conv3": "layer2", "conv4": "layer3", "conv5": "layer4"},
+    "densenet169": {"conv3": "features.denseblock2", "conv4": "features.denseblock3",
+                    "conv5": "features.denseblock4"},
+    "inception_v3": {"conv3": "Mixed_5d", "conv4": "Mixed_6e", "conv5": "Mixed_7c"},
+}
+
+
+def _set_stride(module: nn.Module, stride: int, where: str) -> None:
+    if not hasattr(module, "stride"):
+        raise ValueError(f"{where}: {type(module).__name__} has no stride to change")
+    module.stride = (stride, stride) if isinstance(module, nn.Conv2d) else stride
+
+
+class TorchvisionFeatures(Backbone):
+    """Named multi-layer features of a torchvision ImageNet network (``torchvision.models.feature_extraction``).
+
+    ``arch``: a torchvision constructor (alexnet, vgg19, resnet34, resnet50, densenet169, inception_v3).
+    ``taps``: output name -> torchvision node (default ``TORCHVISION_TAPS[arch]``: conv3/conv4/conv5);
+    ``outputs``: which taps ``forward`` returns, in order (default all). The papers' changes for a finer
+    feature map are applied after construction, by module path: ``strides`` ({"layer3.0.conv2": 1, ...}) sets a
+    conv or pooling stride, ``remove`` (["features.27", ...]) replaces modules by identities (a pooling layer or
+    a whole stage). ``weights`` "" keeps random initialisation; a file path or "torchvision" (download) loads
+    ImageNet weights now (``load_pretrained`` does it later, for new runs only). Inputs are normalised RGB as
+    torchvision expects (``rgb_normalized``) unless the paper says otherwise.
+
+    ``layer_groups()``: one group per tap, holding the modules between the previous tap and this one, so a
+    fine-tuning schedule can name "conv4" and "conv5".
+    """
+
+    def __init__(self, arch: str, taps: dict[str, str] | None = None, outputs=None, strides: dict | None = None,
+                 remove=(), weights: str = ""):
+        super().__init__()
+        import torchvision
+        from torchvision.models.feature_extraction import create_feature_extractor
+
+        if arch not in TORCHVISION_TAPS:
+            raise ValueError(f"unknown torchvision backbone {arch!r}; choose one of {sorted(TORCHVISION_TAPS)}")
+        self.arch = arch
+        self.taps = dict(taps or TORCHVISION_TAPS[arch])
+        self.outputs = tuple(outputs or self.taps)
+        unknown = [name for name in self.outputs if name not in self.taps]
+        if unknown:
+            raise ValueError(f"outputs {unknown} are not taps of {arch}: {sorted(self.taps)}")
+        options = {"aux_logits": False, "init_weights": False} if arch == "inception_v3" else {}
+        network = getattr(torchvision.models, arch)(weights=None, **options)
+        if weights:
+            self._load_into(network, weights)
+        for path, stride in (strides or {}).items():
+            _set_stride(network.get_submodule(path), int(stride), f"{arch} strides[{path!r}]")
+        for path in remove:
+            parent, _, child = path.rpartition(".")
+            owner = network.get_submodule(parent) if parent else network
+            if not hasattr(owner, child):
+                raise ValueError(f"{arch}: no module {path!r} to remove")
+            setattr(owner, child, nn.Identity())
+        self.body = create_feature_extractor(network, return_nodes={self.taps[name]: name for name in self.outputs})
+        self.out_channels = self._probe_channels()
+
+    def _load_into(self, network: nn.Module, weights: str) -> None:
+        if weights == "torchvision":
+            import torchvision
+
+            state = getattr(torchvision.models, self.arch)(weights="DEFAULT").state_dict()
+        else:
+            state = _strip_prefixes(read_state_dict(weights))
+        missing, _ = network.load_state_dict(state, strict=False)
+        if missing:
+            raise DataError(weights, f"not {self.arch} ImageNet weights: {len(missing)} entries missing, "
+                                     f"e.g. {missing[:5]}")
+
+    def _probe_channels(self) -> list[int]:
+        """Channel count of each output, from a meta-device copy of the extractor (no memory, no compute)."""
+        import copy
+
+        body = copy.deepcopy(self.body).to("meta")
+        features = body(torch.zeros(1, 3, 299, 299, device="meta"))
+        return [int(features[name].shape[1]) for name in self.outputs]
+
+    def forward(self, x):
+        features = self.body(x)
+        return [features[name] for name in self.outputs]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        groups: dict[str, list[nn.Module]] = {name: [] for name in self.outputs}
+        current, inside, seen = 0, False, set()
+        for node in self.body.graph.nodes:
+            if node.op != "call_module" or current >= len(self.outputs):
+                continue
+            target = str(node.target)
+
+            def within(index: int) -> bool:
+                tap = self.taps[self.outputs[index]]
+                return target == tap or target.startswith(tap + ".")
+
+            if inside and not within(current):  # left the current tap's block: the next group starts
+                current, inside = current + 1, False
+                if current >= len(self.outputs):
+                    break
+            inside = inside or within(current)
+            module = self.body.get_submodule(target)
+            if id(module) not in seen and any(True for _ in module.parameters(recurse=False)):
+                seen.add(id(module))
+                groups[self.outputs[current]].append(module)
+        return {name: nn.ModuleList(modules) for name, modules in groups.items()}
+
+    def _torchvision_weights(self) -> dict:
+        import torchvision
+
+        return getattr(torchvision.models, self.arch)(weights="DEFAULT").state_dict()
+
+
+# --------------------------------------------------------------------------------------------- registry
+def _resnet(depth: str, layout: str):
+    def build(used_layers=(2, 3, 4)):
+        return ResNetBackbone(depth, used_layers, layout=layout)
+
+    build.__doc__ = f"Atrous {depth} at stride 8, {layout} parameter layout."
+    return build
+
+
+def _torchvision(arch: str):
+    def build(**options):
+        return TorchvisionFeatures(arch, **options)
+
+    build.__doc__ = f"torchvision's ImageNet {arch} with named conv3/conv4/conv5 taps."
+    return build
+
+
+BACKBONES = {
+    **{f"resnet{d}": _resnet(f"resnet{d}", "torchvision") for d in (18, 34, 50)},
+    **{f"resnet{d}_pysot": _resnet(f"resnet{d}", "pysot") for d in (18, 34, 50)},
+    "alexnet_legacy": lambda width_mult=1.0: AlexNetLegacy(width_mult),
+    "mobilenetv2": lambda width_mult=1.0, used_layers=(3, 5, 7): MobileNetV2Backbone(width_mult, used_layers),
+    **{f"torchvision_{arch}": _torchvision(arch) for arch in TORCHVISION_TAPS},
+}
+"""Backbone name -> constructor. The hand-written layouts (``resnet*``, ``resnet*_pysot``, ``alexnet_legacy``,
+``mobilenetv2``) are the ones pysot checkpoints import into; ``torchvision_*`` are built from torchvision."""
+
+
+def build_backbone(name: str, **options) -> Backbone:
+    """The registered backbone ``name`` built with its ``options`` (unknown names or options raise, listing
+    what is accepted)."""
+    import inspect
+
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    builder = BACKBONES[name]
+    accepted = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ValueError(f"backbone {name!r}: unknown option(s) {unknown}; accepted: {list(accepted)}")
+    return builder(**options)

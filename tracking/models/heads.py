@@ -12,21 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def xcorr_depthwise(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Per-sample, per-channel cross-correlation: (B, C, H, W) * (B, C, h, w) -> (B, C, H-h+1, W-w+1)."""
-    batch, channels = kernel.shape[:2]
-    out = F.conv2d(search.reshape(1, batch * channels, *search.shape[2:]),
-                   kernel.reshape(batch * channels, 1, *kernel.shape[2:]), groups=batch * channels)
-    return out.reshape(batch, channels, *out.shape[2:])
-
-
-def xcorr_up_channel(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """SiamRPN's correlation: each sample's kernel (B, O*C, h, w) holds O filters over the C search channels."""
-    batch, channels = search.shape[:2]
-    filters = kernel.reshape(-1, channels, *kernel.shape[2:])
-    out = F.conv2d(search.reshape(1, batch * channels, *search.shape[2:]), filters, groups=batch)
-    return out.reshape(batch, -1, *out.shape[2:])
+from tracking.models.ops import xcorr_depthwise, xcorr_up_channel
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int, relu: bool) -> nn.Sequential:

@@ -110,17 +110,17 @@ def pysot_to_suite(pysot_state: dict, model, source="checkpoint") -> dict[str, t
         else:
             missing.append(theirs)
     unexpected = sorted(set(pysot_state) - set(mapping.values()))
-    config_name = model.config.name
+    config_name = model.config.backbone
     if missing:
-        raise DataError(source, f"{len(missing)} weights of config {config_name!r} are missing, e.g. {missing[:6]} "
+        raise DataError(source, f"{len(missing)} weights of this {config_name} network are missing, e.g. {missing[:6]} "
                                 f"(is this checkpoint of another config?)")
     if unexpected:
-        raise DataError(source, f"{len(unexpected)} entries do not belong to config {config_name!r}, e.g. "
+        raise DataError(source, f"{len(unexpected)} entries do not belong to this {config_name} network, e.g. "
                                 f"{unexpected[:6]} (is this checkpoint of another config?)")
     wrong = [f"{mapping[k]}: {tuple(v.shape)} (expected {tuple(own[k].shape)})" for k, v in converted.items()
              if v.shape != own[k].shape]
     if wrong:
-        raise DataError(source, f"{len(wrong)} weights have the wrong shape for config {config_name!r}: {wrong[:4]}")
+        raise DataError(source, f"{len(wrong)} weights have the wrong shape for this {config_name} network: {wrong[:4]}")
     return {k: v.to(own[k].dtype) for k, v in converted.items()}
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from tracking.models.backbones import build_backbone
-from tracking.models.config import SiamRPNConfig, get_config
+from tracking.models.config import SiamRPNNetwork, network_config
 from tracking.models.heads import IdentityNeck, MultiLevelRPN, Neck
 
 
@@ -13,31 +13,23 @@ class SiamRPN(nn.Module):
     """Siamese region-proposal network.
 
     ``forward(template (B,3,E,E), search (B,3,S,S)) -> cls (B, 2K, s, s), loc (B, 4K, s, s)``; inputs are
-    already in ``config.image_format``. For tracking, ``template_features`` runs the template branch once
+    already in ``config.image_format``. ``config``: a ``SiamRPNNetwork`` or a mapping of its fields. For tracking, ``template_features`` runs the template branch once
     (backbone, neck and the head's template convolutions) and ``track_features`` the search branch.
     """
 
-    def __init__(self, config: SiamRPNConfig | str | dict):
+    def __init__(self, config: SiamRPNNetwork | dict | None = None):
         super().__init__()
-        self.config = get_config(config)
+        self.config = network_config(config)
         cfg = self.config
-        self.backbone = build_backbone(cfg)
+        options = {"used_layers": cfg.used_layers} if cfg.backbone != "alexnet_legacy" else {}
+        if cfg.backbone in ("alexnet_legacy", "mobilenetv2"):
+            options["width_mult"] = cfg.backbone_width_mult
+        self.backbone = build_backbone(cfg.backbone, **options)
         if cfg.neck_channels is None:
             self.neck = IdentityNeck(self.backbone.out_channels)
         else:
             self.neck = Neck(self.backbone.out_channels, cfg.neck_channels, cfg.neck_center_size)
         self.head = MultiLevelRPN(cfg.head, cfg.anchor_num, self.neck.out_channels, cfg.head_hidden, cfg.weighted)
-
-    @property
-    def score_size(self) -> int:
-        """Side of the score map while tracking (``config.instance_size`` search crops)."""
-        return self.config.score_size
-
-    def load_pretrained_backbone(self, source: str | None = None) -> None:
-        """ImageNet initialisation of the backbone from ``source`` (default ``config.pretrained_backbone``)."""
-        source = source or self.config.pretrained_backbone
-        if source:
-            self.backbone.load_pretrained(source)
 
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
         return self.neck(self.backbone(images))

@@ -25,19 +25,23 @@ def _keep_random(candidates: torch.Tensor, keep: int, generator: torch.Generator
 
 
 class AnchorTargetBuilder:
-    """``builder(search_boxes (B, 4) corners, negative (B,) bool, generator=None) -> labels, loc_target,
+    """Targets for a ``SiamRPNNetwork`` on search crops of ``search_size`` (``AnchorTargetParams``: thresholds
+    and counts). ``builder(search_boxes (B, 4) corners, negative (B,) bool, generator=None) -> labels, loc_target,
     loc_weight`` with shapes (B, K, S, S) long in {-1, 0, 1}, (B, 4, K, S, S) float, (B, K, S, S) float.
 
     Works on the device of ``search_boxes``; the random subsampling draws from ``generator`` (a
     ``torch.Generator`` on that device, or on the CPU) so it is reproducible per seed.
     """
 
-    def __init__(self, config, search_size: int | None = None):
-        self.config = config
-        self.search_size = config.train_search_size if search_size is None else search_size
-        self.score_size = config.score_size_for(self.search_size)
-        self.anchor_num = config.anchor_num
-        anchors = torch.from_numpy(generate_anchors(config, self.search_size))
+    def __init__(self, network, search_size: int, params=None):
+        from tracking.models.config import AnchorTargetParams
+
+        self.config = params if params is not None else AnchorTargetParams()
+        self.search_size = search_size
+        self.score_size = network.score_size_for(search_size)
+        self.anchor_num = network.anchor_num
+        self.anchor_stride = network.anchor_stride
+        anchors = torch.from_numpy(generate_anchors(network, search_size))
         self.anchors = anchors.reshape(self.anchor_num, self.score_size, self.score_size, 4)  # cx, cy, w, h
 
     def __call__(self, search_boxes: torch.Tensor, negative: torch.Tensor,
@@ -70,8 +74,8 @@ class AnchorTargetBuilder:
 
         # negative pair: the 7x7 cells around the cell the target's center projects to
         centre = s // 2
-        col = centre + torch.ceil((tcx.view(batch) - self.search_size // 2) / cfg.anchor_stride + 0.5).long()
-        row = centre + torch.ceil((tcy.view(batch) - self.search_size // 2) / cfg.anchor_stride + 0.5).long()
+        col = centre + torch.ceil((tcx.view(batch) - self.search_size // 2) / self.anchor_stride + 0.5).long()
+        row = centre + torch.ceil((tcy.view(batch) - self.search_size // 2) / self.anchor_stride + 0.5).long()
         cells = torch.arange(s, device=device)
         in_cols = (cells[None, :] >= col[:, None] - 3) & (cells[None, :] < col[:, None] + 4)
         in_rows = (cells[None, :] >= row[:, None] - 3) & (cells[None, :] < row[:, None] + 4)

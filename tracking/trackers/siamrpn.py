@@ -16,49 +16,50 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dataclasses import dataclass
+
 from tracking.crops import context_size, crop_and_resize
 from tracking.models.anchors import generate_anchors
-from tracking.models.config import SiamRPNConfig
 from tracking.network_input import to_network_layout
-
-# Config fields a tracker may override; the rest describe the network and are fixed by its weights.
-TRACKER_KEYS = ("penalty_k", "window_influence", "lr", "instance_size", "context_amount")
+from tracking.params import build_params
 
 
-def tracker_config(config: SiamRPNConfig, overrides: dict | None) -> SiamRPNConfig:
-    """``config`` with tracker hyper-parameters overridden; an unknown or network key raises ValueError."""
-    overrides = dict(overrides or {})
-    bad = sorted(set(overrides) - set(TRACKER_KEYS))
-    if bad:
-        raise ValueError(f"unknown tracker override(s) {bad}; allowed: {list(TRACKER_KEYS)}")
-    return config.replace(**overrides) if overrides else config
+@dataclass(frozen=True)
+class SiamRPNParams:
+    """The tracker's hyper-parameters (pysot ``TRACK.*``); the network's own config is fixed by its weights.
+
+    Defaults: pysot's ``siamrpn_r50_l234_dwxcorr`` (VOT). ``instance_size`` is the search crop while tracking
+    (255; the AlexNet model tracks at 287); ``context_amount`` the context added around the target (0.5).
+    """
+
+    penalty_k: float = 0.05
+    window_influence: float = 0.42
+    lr: float = 0.38
+    instance_size: int = 255
+    context_amount: float = 0.5
 
 
 class SiamRPNTracker:
     """Tracker protocol (``init(image, box)``, ``update(image) -> box``) around a ``SiamRPN`` network.
 
-    ``config``: None (the model's config), a ``SiamRPNConfig``, or a dict of tracker overrides
-    (``penalty_k``, ``window_influence``, ``lr``, ``instance_size``, ``context_amount``).
-    ``autocast_dtype``: e.g. ``torch.bfloat16`` to run the network under autocast on a GPU.
+    ``params``: a ``SiamRPNParams``, a mapping of its fields (unknown keys raise, listing the accepted ones) or
+    None (the defaults). ``autocast_dtype``: e.g. ``torch.bfloat16`` to run the network under autocast on a GPU.
     """
 
-    def __init__(self, model, config: SiamRPNConfig | dict | None = None, device="cpu",
+    def __init__(self, model, params: SiamRPNParams | dict | None = None, device="cpu",
                  autocast_dtype: torch.dtype | None = None, name: str = "SiamRPN++"):
-        if isinstance(config, SiamRPNConfig):
-            self.config = config
-        else:
-            self.config = tracker_config(model.config, config)
+        self.params = build_params(SiamRPNParams, params, "SiamRPN tracker parameters")
+        self.network = model.config
         self.name = name
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.autocast_dtype = autocast_dtype
-        cfg = self.config
-        self.score_size = cfg.score_size
-        self.anchor_num = cfg.anchor_num
+        self.score_size = self.network.score_size_for(self.params.instance_size)
+        self.anchor_num = self.network.anchor_num
         hanning = np.hanning(self.score_size)
         self.window = np.tile(np.outer(hanning, hanning).flatten(), self.anchor_num)
-        anchors = generate_anchors(cfg, cfg.instance_size)
-        anchors[:, :2] -= cfg.instance_size // 2  # relative to the crop center
+        anchors = generate_anchors(self.network, self.params.instance_size)
+        anchors[:, :2] -= self.params.instance_size // 2  # relative to the crop center
         self.anchors = anchors
         self.center = None
         self.size = None
@@ -72,7 +73,7 @@ class SiamRPNTracker:
 
     def _crop(self, image: np.ndarray, window: float, output_size: int) -> torch.Tensor:
         patch = crop_and_resize(image, self.center, window, output_size, fill=self.channel_average)
-        array = to_network_layout(patch, self.config.image_format)
+        array = to_network_layout(patch, self.network.image_format)
         return torch.from_numpy(array)[None].to(self.device, non_blocking=True)
 
     @staticmethod
@@ -85,7 +86,7 @@ class SiamRPNTracker:
         return image
 
     def _context_window(self) -> float:
-        return context_size(float(self.size[0]), float(self.size[1]), self.config.context_amount)
+        return context_size(float(self.size[0]), float(self.size[1]), self.params.context_amount)
 
     # ------------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -101,7 +102,7 @@ class SiamRPNTracker:
         self.size = np.array([box[2], box[3]])
         self.channel_average = np.mean(image, axis=(0, 1))
         exemplar_window = round(self._context_window())
-        template = self._crop(image, exemplar_window, self.config.exemplar_size)
+        template = self._crop(image, exemplar_window, self.network.exemplar_size)
         with self._autocast():
             self.template_features = self.model.template_features(template)
 
@@ -110,10 +111,11 @@ class SiamRPNTracker:
         if self.center is None:
             raise RuntimeError("call init() before update()")
         image = self._as_rgb(image)
-        cfg = self.config
+        cfg = self.params
+        exemplar_size = self.network.exemplar_size
         s_z = self._context_window()
-        scale_z = cfg.exemplar_size / s_z
-        s_x = s_z * (cfg.instance_size / cfg.exemplar_size)
+        scale_z = exemplar_size / s_z
+        s_x = s_z * (cfg.instance_size / exemplar_size)
         search = self._crop(image, round(s_x), cfg.instance_size)
         with self._autocast():
             cls, loc = self.model.track_features(self.template_features, search)
