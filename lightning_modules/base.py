@@ -90,7 +90,10 @@ def lr_space(epochs: int, start_lr: float, end_lr: float, policy: str = "log", w
 class OptimizerSchedule:
     """SGD and its per-epoch learning-rate space (:func:`lr_space`); defaults are pysot's
     ``siamrpn_r50_l234_dwxcorr_8gpu``. Group rates are ``space[epoch] * base_lr / lr_start`` (pysot
-    ``lr_scheduler.py``: ``lr_spaces[epoch] * initial_lr / start_lr``) times the group's scale."""
+    ``lr_scheduler.py``: ``lr_spaces[epoch] * initial_lr / start_lr``) times the group's scale.
+
+    A paper's configs state its whole schedule in their base YAML (SiamFC: "exp" from 1e-2 to 1e-5 over 50
+    epochs); a variant's partial ``optim:`` updates the values of the config it starts from."""
 
     base_lr: float = 0.005
     momentum: float = 0.9
@@ -170,6 +173,8 @@ class SiameseModule(pl.LightningModule):
     def __init__(self, optim: OptimizerSchedule | dict | None = None, tracker_params: dict | None = None,
                  benchmark_tracker: dict | None = None, target_seed: int = 0):
         super().__init__()
+        if optim is None:
+            raise ValueError("optim is None: give the module's schedule (OptimizerSchedule or a mapping of it)")
         self.optim = build_params(OptimizerSchedule, optim, "optim")
         self.lr_space = self.optim.space()  # validates the schedule now rather than at the first epoch
         self.tracker_defaults = {name: build_params(cls, (tracker_params or {}).get(name),

@@ -449,6 +449,10 @@ class TorchvisionFeatures(Backbone):
 
         return getattr(torchvision.models, self.arch)(weights="DEFAULT").state_dict()
 
+    def _rename_pretrained(self, state_dict: dict) -> dict:
+        # torchvision's names live under the extractor's ``body``
+        return {key if key.startswith("body.") else f"body.{key}": value for key, value in state_dict.items()}
+
 
 # --------------------------------------------------------------------------------------------- registry
 def _resnet(depth: str, layout: str):
