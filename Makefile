@@ -14,6 +14,7 @@ DATA ?=
 EXTRA ?=
 TRACKER ?=
 STEPS ?=
+PAPER ?=
 # `make bench` times these configs (each paper adds its main ones)
 BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo
 
@@ -32,8 +33,9 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
+# `make demo PAPER=<paper>` runs that paper's plan (experiments/demos/<paper>.py) into OUT/demo-<paper>
 demo: $(STAMP)
-	$(PYTHON) -m experiments.demo --out "$(OUT)/demo" $(EXTRA)
+	$(PYTHON) -m experiments.demo --out "$(OUT)/demo$(if $(PAPER),-$(PAPER))" $(if $(PAPER),--paper "$(PAPER)") $(EXTRA)
 
 # --- scoring existing result files -------------------------------------------------------------
 score-otb score-vot score-lasot score-got10k: score-%: $(STAMP)

@@ -1,8 +1,12 @@
 """The suite's main job, ``make demo``: generate data, train a small SiamRPN++ on the CPU, show that training worked.
 
-    python -m experiments.demo --out outputs/demo                      # about 10 minutes on 2 CPU cores
+    python -m experiments.demo --out outputs/demo                      # about 6 minutes on 2 CPU cores
     python -m experiments.demo --out /tmp/demo --quick                 # a miniature of every step, ~1 minute
     python -m experiments.demo --out outputs/demo --shared-data /data  # also OTB / VOT sequences found there
+    python -m experiments.demo --paper siamfc --out outputs/demo-siamfc  # another paper's demo plan
+
+What is trained and compared is the paper's plan (``experiments/demos/<paper>.py``: its runs, the trackers in the
+table and the comparisons printed at the end); the steps are the same for every paper. The SiamRPN++ plan:
 
 Steps (each resumes when run again with the same ``--out``):
 
@@ -31,8 +35,7 @@ from pathlib import Path
 
 from experiments import cli
 
-DEMO_CONFIG = "siamrpnpp/demo"
-TRACKERS = ("untrained", "trained")
+DEFAULT_PAPER = "siamrpnpp"
 # Layout under --out (experiments.sweep reads the first two as its defaults).
 CHECKPOINT_DIR = Path("checkpoints")
 HELDOUT_DIR = Path("data") / "otb_heldout"
@@ -43,7 +46,57 @@ RUN_MARKER = "demo_run.json"
 SYNTHETIC_BENCH = "Synthetic-OTB"
 VOT_NAN_NOTE = ("(VOT accuracy is nan when a tracker fails so soon after every re-initialisation that no frame "
                 "outside the 10-frame burn-in is left to average)")
-EXPECTED_GAIN = 0.15  # success AUC, trained minus untrained, on the held-out synthetic sequences
+IMAGE_FORMATS = ("coco", "det")  # training formats made of single images (the others are videos)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One training run of a demo: ``config`` trained on the generated data (``train_args``: extra flags)."""
+
+    name: str
+    config: str
+    train_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoTracker:
+    """One row of the table: run ``run``'s ``weights`` ("trained" or "untrained", the exact starting weights)
+    with the module's tracker ``tracker`` (None: its main one) and ``params``."""
+
+    label: str
+    run: str
+    weights: str = "trained"
+    tracker: str | None = None
+    params: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What a paper's demo trains (``runs``), tracks (``trackers``) and compares (``comparisons``: (a, b) prints
+    ``a - b <success AUC | EAO> on <benchmark>``); ``training_formats`` are the generated training datasets;
+    ``expected_gain``: the first comparison's least gain on the held-out synthetic sequences (a warning below)."""
+
+    title: str
+    runs: tuple[DemoRun, ...]
+    trackers: tuple[DemoTracker, ...]
+    comparisons: tuple[tuple[str, str], ...]
+    training_formats: tuple[str, ...] = ("vid", "coco")
+    expected_gain: float | None = None
+
+    def run(self, name: str) -> DemoRun:
+        return next(run for run in self.runs if run.name == name)
+
+
+def load_plan(paper: str) -> DemoPlan:
+    """The plan of ``experiments/demos/<paper>.py``; an unknown paper lists the available ones."""
+    import importlib
+    from importlib import resources
+
+    available = sorted(entry.name[:-3] for entry in resources.files("experiments.demos").iterdir()
+                       if entry.name.endswith(".py") and not entry.name.startswith("_"))
+    if paper not in available:
+        raise ValueError(f"no demo for paper {paper!r}; available: {', '.join(available)}")
+    return importlib.import_module(f"experiments.demos.{paper}").PLAN
 
 
 @dataclass(frozen=True)
@@ -85,35 +138,46 @@ def _stage(number: int, total: int, text: str) -> None:
 
 # --- 1. data -------------------------------------------------------------------------------------------------------
 
-def data_seeds(seed: int, settings: DemoSettings) -> dict[str, list[int]]:
-    """Per-video seeds of the three data sets, from separate streams: no held-out video shares a training seed."""
+def data_seeds(seed: int, settings: DemoSettings, formats=("vid", "coco")) -> dict[str, list[int]]:
+    """Per-video seeds of the training sets and the held-out set, from separate streams: no held-out video shares
+    a training video's seed. The VID, COCO and held-out streams keep their numbers whatever the formats."""
     from tracking.synthetic.video import derived_seeds
 
-    streams = {"vid": settings.train_videos, "coco": settings.coco_videos, "heldout": settings.heldout_videos}
-    seeds = {name: derived_seeds(seed * 1000 + 1 + index, count)
-             for index, (name, count) in enumerate(streams.items())}
-    training = set(seeds["vid"]) | set(seeds["coco"])
+    numbers = {"vid": 0, "coco": 1, "heldout": 2}
+    extra = [name for name in formats if name not in numbers]
+    numbers.update({name: 3 + index for index, name in enumerate(extra)})
+    counts = {name: settings.coco_videos if name in IMAGE_FORMATS else settings.train_videos for name in formats}
+    counts["heldout"] = settings.heldout_videos
+    seeds = {name: derived_seeds(seed * 1000 + 1 + numbers[name], count) for name, count in counts.items()}
+    training = set().union(*(seeds[name] for name in formats))
     if training & set(seeds["heldout"]):  # derived seeds are 31-bit hashes: a clash is astronomically rare
         raise RuntimeError(f"seed {seed}: a held-out video would share a training video's seed; choose another")
     return seeds
 
 
-def generate_data(out_dir: Path, settings: DemoSettings, seed: int, progress: bool = True) -> dict[str, Path]:
-    """Write the training data (VID and COCO formats) and the held-out OTB-format sequences under ``out_dir``.
+def generate_data(out_dir: Path, settings: DemoSettings, seed: int, progress: bool = True,
+                  formats=("vid", "coco")) -> dict[str, Path]:
+    """Write the training data (``formats``, e.g. VID and COCO) and the held-out OTB-format sequences.
 
     A marker file records what was generated; a rerun with the same settings and seed reuses the data.
     """
     from tqdm.auto import tqdm
 
-    from tracking.synthetic.training_formats import write_coco, write_vid
+    from tracking.synthetic.training_formats import TRAINING_WRITERS
     from tracking.synthetic.video import generate_video
     from tracking.synthetic.writers import write_otb
 
+    unknown = [name for name in formats if name not in TRAINING_WRITERS]
+    if unknown:
+        raise ValueError(f"no synthetic writer for training format(s) {unknown}; known: {sorted(TRAINING_WRITERS)}")
     data_dir = out_dir / TRAIN_DATA_DIR
-    paths = {"vid": data_dir / "vid", "coco": data_dir / "coco", "heldout": out_dir / HELDOUT_DIR}
+    paths = {name: data_dir / name for name in formats}
+    paths["heldout"] = out_dir / HELDOUT_DIR
     recipe = {"seed": seed, "image_size": list(settings.image_size), "difficulty": settings.difficulty,
               "videos": [settings.train_videos, settings.coco_videos, settings.heldout_videos],
               "frames": [settings.train_frames, settings.coco_frames, settings.heldout_frames]}
+    if tuple(formats) != ("vid", "coco"):
+        recipe["formats"] = list(formats)
     marker = data_dir / DATA_MARKER
     if marker.is_file() and json.loads(marker.read_text()) == recipe:
         print(f"reusing the generated data in {data_dir}")
@@ -121,7 +185,7 @@ def generate_data(out_dir: Path, settings: DemoSettings, seed: int, progress: bo
     for path in paths.values():
         if path.exists():
             shutil.rmtree(path)
-    seeds = data_seeds(seed, settings)
+    seeds = data_seeds(seed, settings, formats)
 
     def videos(kind: str, frames: int, prefix: str):
         bar = tqdm(seeds[kind], desc=f"generating {kind}", unit="video", disable=not progress, dynamic_ncols=True)
@@ -129,8 +193,12 @@ def generate_data(out_dir: Path, settings: DemoSettings, seed: int, progress: bo
             yield generate_video(video_seed, num_frames=frames, size=settings.image_size,
                                  difficulty=settings.difficulty, name=f"{prefix}{index:03d}")
 
-    write_vid(videos("vid", settings.train_frames, "train"), paths["vid"])
-    write_coco(videos("coco", settings.coco_frames, "coco"), paths["coco"], frame_step=5)
+    for name in formats:
+        if name in IMAGE_FORMATS:  # every 5th frame of short videos becomes an image
+            TRAINING_WRITERS[name](videos(name, settings.coco_frames, name), paths[name], frame_step=5)
+        else:
+            TRAINING_WRITERS[name](videos(name, settings.train_frames, "train" if name == "vid" else name),
+                                   paths[name])
     write_otb(videos("heldout", settings.heldout_frames, "Heldout"), paths["heldout"])
     marker.write_text(json.dumps(recipe))
     return paths
@@ -155,25 +223,34 @@ def save_checkpoint(module, path: Path) -> Path:
     return path
 
 
-def train_demo(args: list[str], out_dir: Path, device: str) -> tuple[Path, Path]:
+def run_paths(plan: DemoPlan, run: DemoRun, out_dir: Path) -> dict[str, Path]:
+    """Where a run trains and keeps its checkpoints: ``train/`` and ``checkpoints/{untrained,trained}.ckpt`` for
+    a one-run plan (where ``make sweep`` looks), ``train/<run>/`` and ``checkpoints/<run>-<weights>.ckpt`` else."""
+    if len(plan.runs) == 1:
+        return {"train": out_dir / TRAIN_RUN_DIR, "untrained": out_dir / CHECKPOINT_DIR / "untrained.ckpt",
+                "trained": out_dir / CHECKPOINT_DIR / "trained.ckpt"}
+    return {"train": out_dir / TRAIN_RUN_DIR / run.name,
+            "untrained": out_dir / CHECKPOINT_DIR / f"{run.name}-untrained.ckpt",
+            "trained": out_dir / CHECKPOINT_DIR / f"{run.name}-trained.ckpt"}
+
+
+def train_demo(args: list[str], out_dir: Path, device: str, paths: dict[str, Path] | None = None) -> tuple[Path, Path]:
     """Train (resuming an interrupted run); returns the (untrained, trained) checkpoint paths. The untrained
     one holds the weights training starts from: the model built by the same config after the same seeding."""
     from experiments.train import build_cli, main as train_main
 
-    checkpoints = out_dir / CHECKPOINT_DIR
-    untrained = checkpoints / "untrained.ckpt"
-    if not untrained.is_file():
-        save_checkpoint(build_cli(args, model_only=True).model, untrained)
+    paths = paths or {"train": out_dir / TRAIN_RUN_DIR, "untrained": out_dir / CHECKPOINT_DIR / "untrained.ckpt",
+                      "trained": out_dir / CHECKPOINT_DIR / "trained.ckpt"}
+    if not paths["untrained"].is_file():
+        save_checkpoint(build_cli(args, model_only=True).model, paths["untrained"])
     hardware = ["--gpus=1", "--trainer.accelerator=gpu"] if device == "cuda" else ["--gpus=1",
                                                                                    "--trainer.accelerator=cpu"]
-    train_main([*args, *hardware, "--data_root", str(out_dir / TRAIN_DATA_DIR), "--out",
-                str(out_dir / TRAIN_RUN_DIR)])
-    last = out_dir / TRAIN_RUN_DIR / "checkpoints" / "last.ckpt"
+    train_main([*args, *hardware, "--data_root", str(out_dir / TRAIN_DATA_DIR), "--out", str(paths["train"])])
+    last = paths["train"] / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise RuntimeError(f"training wrote no checkpoint ({last} missing)")
-    trained = checkpoints / "trained.ckpt"
-    shutil.copyfile(last, trained)
-    return untrained, trained
+    shutil.copyfile(last, paths["trained"])
+    return paths["untrained"], paths["trained"]
 
 
 # --- 3. evaluation -------------------------------------------------------------------------------------------------
@@ -208,9 +285,10 @@ def benchmarks_to_run(out_dir: Path, shared_data: Path | None, settings: DemoSet
     return runs
 
 
-def evaluate_all(checkpoints: dict[str, Path], runs: list[BenchmarkRun], out_dir: Path, device: str,
+def evaluate_all(entries: dict[str, tuple], runs: list[BenchmarkRun], out_dir: Path, device: str,
                  progress: bool = True) -> dict:
-    """``{bench_name: {tracker: Evaluation}}``: each tracker on each benchmark (resumable)."""
+    """``{bench_name: {label: Evaluation}}``: each tracker on each benchmark (resumable). ``entries``: label ->
+    (checkpoint, tracker name or None, parameters)."""
     from lightning_modules.checkpoints import load_tracker
     from tracking.benchmarks import open_benchmark
     from tracking.evaluation.identity import run_identity
@@ -220,11 +298,12 @@ def evaluate_all(checkpoints: dict[str, Path], runs: list[BenchmarkRun], out_dir
     for run in runs:
         benchmark = open_benchmark(run.kind, run.root)
         evaluations[run.bench_name] = {}
-        for name, checkpoint in checkpoints.items():
-            tracker = load_tracker(str(checkpoint), device=device, benchmark=run.kind)
-            evaluations[run.bench_name][name] = evaluate_tracker(
-                run.kind, tracker, benchmark, out_dir, name, bench_name=run.bench_name, progress=progress,
-                max_sequences=run.max_sequences, identity=run_identity(tracker, checkpoint))
+        for label, (checkpoint, tracker_name, params) in entries.items():
+            tracker = load_tracker(str(checkpoint), dict(params), device=device, tracker=tracker_name,
+                                   benchmark=run.kind)
+            evaluations[run.bench_name][label] = evaluate_tracker(
+                run.kind, tracker, benchmark, out_dir, label, bench_name=run.bench_name, progress=progress,
+                max_sequences=run.max_sequences, identity=run_identity(tracker, checkpoint, dict(params)))
     return evaluations
 
 
@@ -250,13 +329,15 @@ def table_rows(runs: list[BenchmarkRun], evaluations: dict) -> tuple[list[dict],
     return ope_rows, vot_rows
 
 
-def gains(runs: list[BenchmarkRun], evaluations: dict) -> dict[str, float]:
-    """Trained minus untrained: success AUC (OPE) or EAO (VOT) per benchmark."""
+def gains(runs: list[BenchmarkRun], evaluations: dict, comparisons) -> dict[tuple[str, str], dict[str, float]]:
+    """``{(a, b): {benchmark: a - b}}``: success AUC (one-pass) or EAO (VOT) differences."""
     out = {}
-    for run in runs:
-        key = "eao" if run.kind == "vot" else "success_auc"
-        pair = evaluations[run.bench_name]
-        out[run.bench_name] = pair["trained"].scores[key] - pair["untrained"].scores[key]
+    for a, b in comparisons:
+        out[(a, b)] = {}
+        for run in runs:
+            key = "eao" if run.kind == "vot" else "success_auc"
+            pair = evaluations[run.bench_name]
+            out[(a, b)][run.bench_name] = pair[a].scores[key] - pair[b].scores[key]
     return out
 
 
@@ -273,8 +354,9 @@ def write_plots(runs: list[BenchmarkRun], evaluations: dict, out_dir: Path) -> l
     return written
 
 
-def write_video(out_dir: Path, sequence_name: str | None, video_format: str, progress: bool = True) -> Path:
-    """A GIF/MP4 of one held-out sequence: ground truth and both trackers' boxes from their result files."""
+def write_video(out_dir: Path, sequence_name: str | None, video_format: str, progress: bool = True,
+                labels=("untrained", "trained")) -> Path:
+    """A GIF/MP4 of one held-out sequence: ground truth and each tracker's boxes from its result file."""
     from experiments.show import load_result, render
     from tracking.benchmarks import OTB
     from tracking.visualize import write_video as write_frames
@@ -286,7 +368,7 @@ def write_video(out_dir: Path, sequence_name: str | None, video_format: str, pro
                          f"{benchmark.sequence_names}")
     sequence = benchmark[name]
     results = {tracker: load_result(out_dir / "results" / SYNTHETIC_BENCH / tracker, sequence)
-               for tracker in TRACKERS}
+               for tracker in labels}
     frames = render(sequence, results, progress=progress)
     return write_frames(frames, out_dir / f"demo_{name}.{video_format}", fps=15)
 
@@ -332,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the training")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                         help="where to train and track (default cpu, as the demo is meant to run anywhere)")
-    parser.add_argument("--config", default=DEMO_CONFIG, help=f"training config (default {DEMO_CONFIG})")
+    parser.add_argument("--paper", default=DEFAULT_PAPER,
+                        help=f"whose demo plan (experiments/demos/<paper>.py; default {DEFAULT_PAPER})")
     parser.add_argument("--video-sequence", default=None, help="held-out sequence to render (default: the first)")
     parser.add_argument("--video-format", choices=("gif", "mp4"), default="gif")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars while tracking")
@@ -343,13 +426,15 @@ def main(argv=None) -> dict:
     # flags it does not know go to the training command (e.g. --model.init_args.optim.epochs=3)
     args, train_extra = build_parser().parse_known_args(argv)
     start = time.perf_counter()
+    plan = load_plan(args.paper)
     settings = QUICK if args.quick else FULL
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
-    check_run_folder(out_dir, {"quick": args.quick, "seed": args.seed, "config": args.config,
-                               "train_args": list(train_extra), "settings": asdict(settings)})
-
+    recipe = {"quick": args.quick, "seed": args.seed, "train_args": list(train_extra), "settings": asdict(settings)}
+    if args.paper != DEFAULT_PAPER:
+        recipe["paper"] = args.paper
+    check_run_folder(out_dir, recipe)
 
     device = cli.resolve_device(args.device)
     from experiments.wandb_setup import configure_wandb_mode
@@ -359,36 +444,51 @@ def main(argv=None) -> dict:
 
     _stage(1, 4, f"generating synthetic data under {out_dir / TRAIN_DATA_DIR}")
     stage_start = time.perf_counter()
-    generate_data(out_dir, settings, args.seed, progress)
+    generate_data(out_dir, settings, args.seed, progress, plan.training_formats)
     timings["data"] = time.perf_counter() - stage_start
 
-    _stage(2, 4, f"training {args.config} on {device} ({out_dir / TRAIN_RUN_DIR})")
-    stage_start = time.perf_counter()
-    untrained, trained = train_demo(training_args(args.config, settings, args.seed, train_extra), out_dir, device)
-    timings["train"] = time.perf_counter() - stage_start
-    print(f"trained in {_elapsed(stage_start)}; checkpoints: {untrained}, {trained}")
+    checkpoints = {}
+    for run in plan.runs:
+        paths = run_paths(plan, run, out_dir)
+        _stage(2, 4, f"training {run.config} on {device} ({paths['train']})")
+        stage_start = time.perf_counter()
+        untrained, trained = train_demo(training_args(run.config, settings, args.seed, (*run.train_args,
+                                                                                         *train_extra)),
+                                        out_dir, device, paths)
+        checkpoints[run.name] = {"untrained": untrained, "trained": trained}
+        print(f"trained in {_elapsed(stage_start)}; checkpoints: {untrained}, {trained}")
+    timings["train"] = time.perf_counter() - start - timings["data"]
 
-    _stage(3, 4, "evaluating the untrained and the trained tracker")
+    labels = [tracker.label for tracker in plan.trackers]
+    _stage(3, 4, f"evaluating {', '.join(labels)}")
     stage_start = time.perf_counter()
     shared = None if args.no_shared else Path(args.shared_data)
     runs = benchmarks_to_run(out_dir, shared, settings)
-    evaluations = evaluate_all({"untrained": untrained, "trained": trained}, runs, out_dir, device, progress)
+    entries = {t.label: (checkpoints[t.run][t.weights], t.tracker, dict(t.params)) for t in plan.trackers}
+    evaluations = evaluate_all(entries, runs, out_dir, device, progress)
     timings["evaluate"] = time.perf_counter() - stage_start
 
     _stage(4, 4, "tables, plots and video")
     stage_start = time.perf_counter()
     ope_rows, vot_rows = table_rows(runs, evaluations)
     plots = write_plots(runs, evaluations, out_dir)
-    video = write_video(out_dir, args.video_sequence, args.video_format, progress)
+    video = write_video(out_dir, args.video_sequence, args.video_format, progress, labels)
     timings["report"] = time.perf_counter() - stage_start
     timings["total"] = time.perf_counter() - start
 
     from tracking.evaluation.report import format_table
 
-    improvement = gains(runs, evaluations)
-    summary = {"settings": {**asdict(settings), "quick": args.quick, "seed": args.seed, "device": device},
-               "ope": ope_rows, "vot": vot_rows, "gain": improvement, "seconds": timings,
-               "checkpoints": {"untrained": str(untrained), "trained": str(trained)},
+    differences = gains(runs, evaluations, plan.comparisons)
+    first = differences[plan.comparisons[0]]
+    summary = {"settings": {**asdict(settings), "quick": args.quick, "seed": args.seed, "device": device,
+                            "paper": args.paper},
+               "ope": ope_rows, "vot": vot_rows, "gain": first,
+               "comparisons": [{"a": a, "b": b, "gain": gain} for (a, b), gain in differences.items()],
+               "seconds": timings,
+               "checkpoints": ({name: str(path) for name, path in checkpoints[plan.runs[0].name].items()}
+                               if len(plan.runs) == 1 else
+                               {f"{run}-{weights}": str(path) for run, paths in checkpoints.items()
+                                for weights, path in paths.items()}),
                "plots": [str(p) for p in plots], "video": str(video)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     text = "## One-pass evaluation (OTB protocol)\n\n" + markdown_table(ope_rows)
@@ -403,13 +503,14 @@ def main(argv=None) -> dict:
             print(VOT_NAN_NOTE)
             (out_dir / "results.md").write_text(text + "\n" + VOT_NAN_NOTE + "\n")
     print()
-    for bench_name, gain in improvement.items():
-        metric = "EAO" if bench_name == "VOT" else "success AUC"
-        print(f"trained - untrained {metric} on {bench_name}: {gain:+.3f}")
-    synthetic_gain = improvement[SYNTHETIC_BENCH]
-    if not args.quick and synthetic_gain < EXPECTED_GAIN:
-        print(f"warning: the gain on the held-out synthetic sequences ({synthetic_gain:+.3f}) is below the "
-              f"expected +{EXPECTED_GAIN:.2f}", file=sys.stderr)
+    for (a, b), per_benchmark in differences.items():
+        for bench_name, gain in per_benchmark.items():
+            metric = "EAO" if bench_name == "VOT" else "success AUC"
+            print(f"{a} - {b} {metric} on {bench_name}: {gain:+.3f}")
+    if not args.quick and plan.expected_gain is not None and first[SYNTHETIC_BENCH] < plan.expected_gain:
+        a, b = plan.comparisons[0]
+        print(f"warning: {a} - {b} on the held-out synthetic sequences ({first[SYNTHETIC_BENCH]:+.3f}) is below the "
+              f"expected +{plan.expected_gain:.2f}", file=sys.stderr)
     print(f"\nplots: {out_dir / 'plots'}\nvideo: {video}\ntable: {out_dir / 'results.md'}\n"
           f"demo finished in {_elapsed(start)} (data {timings['data']:.0f} s, training {timings['train']:.0f} s, "
           f"evaluation {timings['evaluate']:.0f} s, report {timings['report']:.0f} s)")

@@ -58,7 +58,7 @@ def test_table_numbers_are_the_scores_of_the_result_files(quick_demo):
         assert row["Prec@20"] == pytest.approx(report.overall["precision_20"], abs=1e-12)
     # the two trackers really are different networks: different boxes
     boxes = [np.loadtxt(out / "results" / "Synthetic-OTB" / name / "Heldout000.txt", delimiter=",")
-             for name in demo.TRACKERS]
+             for name in ("untrained", "trained")]
     assert not np.allclose(boxes[0][1:], boxes[1][1:])
 
 
@@ -79,7 +79,7 @@ def test_untrained_checkpoint_holds_the_weights_training_starts_from(quick_demo,
     from experiments.train import main as train_main
 
     out, _ = quick_demo
-    args = demo.training_args(demo.DEMO_CONFIG, demo.QUICK, seed=0, extra_args=["--model.init_args.optim.base_lr=0.0"])
+    args = demo.training_args("siamrpnpp/demo", demo.QUICK, seed=0, extra_args=["--model.init_args.optim.base_lr=0.0"])
     trainer = train_main([*args, "--trainer.accelerator=cpu", "--data_root", str(out / demo.TRAIN_DATA_DIR),
                           "--out", str(tmp_path / "run")])
     untrained = torch.load(out / "checkpoints/untrained.ckpt", map_location="cpu", weights_only=False)
@@ -109,3 +109,17 @@ def test_a_folder_holding_another_demo_is_not_resumed_with_other_settings(quick_
     out, _ = quick_demo
     with pytest.raises(SystemExit, match="seed differ"):
         demo.main(["--out", str(out), "--quick", "--no-shared", "--seed", "3"])
+
+
+def test_plans_by_paper_and_stable_data_streams():
+    plan = demo.load_plan("siamrpnpp")
+    assert [run.config for run in plan.runs] == ["siamrpnpp/demo"]
+    assert [t.label for t in plan.trackers] == ["untrained", "trained"] and plan.comparisons == (("trained",
+                                                                                                   "untrained"),)
+    with pytest.raises(ValueError, match="no demo for paper 'nope'; available: .*siamrpnpp"):
+        demo.load_plan("nope")
+    # another paper's extra training format does not move the VID, COCO or held-out videos
+    base = demo.data_seeds(0, demo.FULL)
+    more = demo.data_seeds(0, demo.FULL, ("vid", "coco", "lasot"))
+    assert all(base[name] == more[name] for name in ("vid", "coco", "heldout"))
+    assert len(more["lasot"]) == demo.FULL.train_videos and not set(more["lasot"]) & set(more["heldout"])
