@@ -18,7 +18,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from datamodules.sources import DatasetReader
+from datamodules.dataset_reader import DatasetReader
 from datamodules.tracks import TrackRecord
 from tracking.errors import DataError
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.sources import DatasetReader
+from datamodules.dataset_reader import DatasetReader
 from datamodules.tracks import TrackRecord
 from tracking.errors import DataError
 
