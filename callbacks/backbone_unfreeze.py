@@ -42,6 +42,13 @@ class BackboneUnfreeze(Callback):
         self.lr_scale = float(lr_scale)
         self.reset_optimizer_state = reset_optimizer_state
         self._wrapped_trainable: frozenset[int] | None = None
+        self._cleared_epoch: int | None = None  # saved with the run: a resume inside that epoch keeps its momentum
+
+    def state_dict(self) -> dict:
+        return {"cleared_epoch": self._cleared_epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._cleared_epoch = state_dict.get("cleared_epoch")
 
     def layers_for_epoch(self, epoch: int) -> tuple[str, ...]:
         return self.layers if epoch >= self.epoch else ()
@@ -50,6 +57,11 @@ class BackboneUnfreeze(Callback):
         # the strategy has wrapped the module by now: remember which parameters its reducer registered
         self._wrapped_trainable = _trainable_ids(pl_module)
 
+    def on_train_start(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
+        # a run resumed mid-epoch gets no on_train_epoch_start for that epoch: apply its state here too
+        pl_module.set_trainable_backbone_layers(self.layers_for_epoch(trainer.current_epoch), self.lr_scale)
+        self._rewrap_ddp_if_needed(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
         wanted = self.layers_for_epoch(trainer.current_epoch)
         changed = tuple(getattr(pl_module, "trainable_backbone_layers", ())) != wanted
@@ -57,9 +69,12 @@ class BackboneUnfreeze(Callback):
         if changed and wanted:
             rank_zero_info(f"epoch {trainer.current_epoch}: training backbone layers {list(wanted)} at "
                            f"{self.lr_scale}x the learning rate")
-            if self.reset_optimizer_state and trainer.current_epoch == self.epoch:
-                for optimizer in trainer.optimizers:
-                    optimizer.state.clear()
+        # once, at the switch epoch's start (a run resumed inside that epoch has done it already: saved state)
+        if wanted and self.reset_optimizer_state and trainer.current_epoch == self.epoch \
+                and self._cleared_epoch != self.epoch:
+            for optimizer in trainer.optimizers:
+                optimizer.state.clear()
+            self._cleared_epoch = self.epoch
         self._rewrap_ddp_if_needed(trainer, pl_module)
 
     def _rewrap_ddp_if_needed(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:

@@ -39,21 +39,76 @@ logger = logging.getLogger(__name__)
 SOURCE_KEYS = {"kind", "root", "frame_range", "num_use", "weight", "options"}
 
 
+def exit_when_gone(pid: int) -> None:
+    """End this process as soon as process ``pid`` has ended (a daemon thread waiting on a pidfd, or polling
+    once a second where pidfds are missing)."""
+    import os
+    import select
+    import threading
+    import time
+
+    def wait_and_exit():
+        try:
+            descriptor = os.pidfd_open(pid)
+        except ProcessLookupError:
+            os._exit(0)
+        except (AttributeError, OSError):  # no pidfd (old kernel, other OS): poll
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    os._exit(0)
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        select.select([descriptor], [], [])  # readable once the process has exited
+        os._exit(0)
+
+    threading.Thread(target=wait_and_exit, name=f"exit-with-{pid}", daemon=True).start()
+
+
 class WorkerInit:
-    """Data-loader worker setup: one core per worker, so no nested thread pools competing for the cores.
+    """Data-loader worker setup: one core per worker, so no nested thread pools competing for the cores, and
+    the worker ends with the training process.
 
     ``cv2.setNumThreads`` is only called in workers started fresh (forkserver / spawn): in a *forked* child of a
     process whose OpenCV thread pool exists it deadlocks (measured: almost always), so forked workers keep the
-    OpenCV default.
+    OpenCV default. A forkserver's workers are its children, not the trainer's, and each holds the forkserver's
+    "alive" pipe: after a ``kill -9`` of the trainer, PyTorch's worker watchdog (which watches the parent) and the
+    forkserver (which waits for that pipe to close) kept each other alive for minutes with the data in memory.
+    Each worker therefore watches the trainer itself (``trainer_pid``) and exits with it; the forkserver and the
+    resource tracker then see their last client gone and exit too.
     """
 
-    def __init__(self, limit_opencv_threads: bool):
+    def __init__(self, limit_opencv_threads: bool, trainer_pid: int | None = None):
+        import os
+
         self.limit_opencv_threads = limit_opencv_threads
+        self.trainer_pid = os.getpid() if trainer_pid is None else trainer_pid
 
     def __call__(self, worker_id: int) -> None:
         if self.limit_opencv_threads:
             cv2.setNumThreads(1)
         torch.set_num_threads(1)
+        exit_when_gone(self.trainer_pid)
+
+
+class ResumableLoader(DataLoader):
+    """A ``DataLoader`` Lightning saves and restores with the run (its ``state_dict`` / ``load_state_dict``
+    protocol for loaders): the epoch and how many of its batches the training loop has processed, taken from
+    the loop's own progress (``progress()``; the loop fetches ahead, so counting fetched batches would be off by
+    one). Restored, the sampler skips those samples: a run killed mid-epoch resumes with the next pairs."""
+
+    def __init__(self, *args, progress=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._progress = progress
+
+    def state_dict(self) -> dict:
+        epoch, batches = self._progress() if self._progress is not None else (self.sampler.epoch, 0)
+        return {"epoch": int(epoch), "consumed_samples": int(batches) * int(self.batch_size)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.resume_at(state["epoch"], state["consumed_samples"])
 
 
 def worker_context(name: str | None):
@@ -237,17 +292,26 @@ class PairDataModule(pl.LightningDataModule):
             return torch.distributed.get_world_size(), torch.distributed.get_rank()
         return 1, 0
 
+    def _training_progress(self) -> tuple[int, int]:
+        """(epoch, batches of it the training loop has processed), for a resumable loader's state."""
+        return self.trainer.current_epoch, self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
     def _loader(self, dataset: PairDataset, fixed: bool) -> DataLoader:
         world_size, rank = self._replicas()
         sampler = PairSampler(len(dataset), num_replicas=world_size, rank=rank, fixed=fixed)
         workers = self.num_workers
         context = self.multiprocessing_context if workers > 0 else None
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+        resumable = {} if fixed else {"progress": self._training_progress if self._trainer_attached() else None}
+        loader_class = DataLoader if fixed else ResumableLoader
+        return loader_class(dataset, batch_size=self.batch_size, sampler=sampler, **resumable,
                           num_workers=workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
                           drop_last=not fixed, persistent_workers=workers > 0,
                           worker_init_fn=WorkerInit(limit_opencv_threads=context not in (None, "fork")),
                           multiprocessing_context=worker_context(context),
                           prefetch_factor=self.prefetch_factor if workers > 0 else None)
+
+    def _trainer_attached(self) -> bool:
+        return getattr(self, "trainer", None) is not None
 
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:

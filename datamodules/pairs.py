@@ -297,10 +297,19 @@ class PairSampler(DistributedSampler):
         self.seed = 0
         self.num_samples = self.length // self.num_replicas
         self.total_size = self.num_samples * self.num_replicas
+        self._resume: tuple[int, int] | None = None  # (epoch, samples of this rank's shard already trained on)
+
+    def resume_at(self, epoch: int, consumed: int) -> None:
+        """The next pass over ``epoch`` skips the first ``consumed`` samples of this rank's shard (a run resumed
+        mid-epoch: pairs are a function of their global index, so it continues with exactly the next pairs)."""
+        self._resume = (int(epoch), int(consumed)) if consumed > 0 else None
 
     def __iter__(self):
         offset = 0 if self.fixed else self.epoch * self.length
-        return iter(range(offset + self.rank, offset + self.total_size, self.num_replicas))
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip, self._resume = self._resume[1], None
+        return iter(range(offset + self.rank + skip * self.num_replicas, offset + self.total_size, self.num_replicas))
 
     def __len__(self) -> int:
         return self.num_samples

@@ -19,7 +19,9 @@ command line (``--model.init_args.optim.base_lr=5e-3``, ``--data.init_args.batch
   torchrun, ``NUM_NODES``) or ``--num_nodes``.
 - ``--out DIR``: the run folder: ``run.json`` (which config it holds), ``config.yaml`` (the resolved config),
   ``checkpoints/epoch_EE.ckpt`` + ``checkpoints/last.ckpt``, ``csv/version_N/metrics.csv`` (one per launch),
-  ``wandb/`` (one W&B run per folder, offline unless W&B is configured: ``experiments.wandb_setup``),
+  ``wandb/`` (one W&B run per folder, offline unless W&B is configured: ``experiments.wandb_setup``); ``last.ckpt``
+  is also refreshed every ``--checkpoint_every_n_steps`` steps (1000), every checkpoint written atomically, and
+  a resumed run continues at the exact step with every random state restored (same weights as without the kill);
   ``benchmark_eval/`` when ``--eval.root`` names a benchmark. Started again after a kill it resumes from
   ``last.ckpt`` (falling back to the newest readable checkpoint if that one is damaged); a folder holding a run
   of another config is refused. Nothing is written before every check has passed.
@@ -288,8 +290,9 @@ class SuiteCLI(LightningCLI):
         parser.add_argument("--num_nodes", type=int | None, default=None, help="default: from the launcher")
         parser.add_argument("--resume", type=str | None, default=None,
                             help="a checkpoint, or 'last' (required); default: OUT/checkpoints/last.ckpt if any")
-        parser.add_argument("--checkpoint_every_n_steps", type=int, default=0,
-                            help="also refresh last.ckpt every N optimizer steps (0: per epoch only)")
+        parser.add_argument("--checkpoint_every_n_steps", type=int, default=1000,
+                            help="also refresh last.ckpt every N optimizer steps, so a kill loses at most N steps "
+                                 "(0: at epoch ends only)")
         parser.add_argument("--eval", type=EvaluationSettings, default=EvaluationSettings())
         parser.add_argument("--logging", type=LoggingSettings, default=LoggingSettings())
         parser.link_arguments("data_root", "data.init_args.data_root")
@@ -352,9 +355,9 @@ class SuiteCLI(LightningCLI):
                                          auto_insert_metric_name=False, save_top_k=-1, every_n_epochs=1,
                                          save_last=True, save_on_train_epoch_end=True))
         if config.checkpoint_every_n_steps:
-            callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="step_last",
-                                             every_n_train_steps=config.checkpoint_every_n_steps, save_top_k=1,
-                                             save_last=True, enable_version_counter=False))
+            # last.ckpt only (no numbered copies): where a killed run resumes, mid-epoch
+            callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", every_n_train_steps=
+                                             config.checkpoint_every_n_steps, save_top_k=0, save_last=True))
         loggers = self._loggers(out_dir)
         if loggers:
             callbacks.append(LearningRateMonitor(logging_interval="epoch"))
@@ -372,9 +375,16 @@ class SuiteCLI(LightningCLI):
         max_epochs = trainer_config.max_epochs
         if max_epochs is None:  # the schedule's length
             max_epochs = self.model.optim.epochs
+        from lightning_modules.checkpoint_io import AtomicCheckpointIO
+
+        plugins = list(trainer_config.plugins or []) if isinstance(trainer_config.plugins, list) else \
+            [trainer_config.plugins] if trainer_config.plugins else []
+        if not any(hasattr(plugin, "save_checkpoint") for plugin in plugins):
+            plugins.append(AtomicCheckpointIO())  # a kill during a write leaves the previous checkpoint
         return super().instantiate_trainer(
             **{**kwargs, **setup, "strategy": strategy, "num_nodes": nodes, "logger": loggers or False,
-               "callbacks": callbacks, "default_root_dir": str(out_dir), "max_epochs": max_epochs})
+               "callbacks": callbacks, "default_root_dir": str(out_dir), "max_epochs": max_epochs,
+               "plugins": plugins})
 
     def _loggers(self, out_dir: Path) -> list:
         from pytorch_lightning.loggers import CSVLogger

@@ -20,7 +20,10 @@ A paper's module subclasses it and provides its network and losses; the base own
   checked at construction and saved in checkpoints; :meth:`build_tracker` resolves
   defaults <- configured <- benchmark <- call arguments and asks the subclass for the tracker.
 - **Checkpoints**: ``checkpoint["suite"]["module"]`` is ``type(self)``'s dotted path, which
-  ``lightning_modules.checkpoints.load_tracker`` imports; hyper-parameters are plain values.
+  ``lightning_modules.checkpoints.load_tracker`` imports; hyper-parameters are plain values. Training checkpoints
+  also hold every random state (torch, numpy, python, CUDA, and each rank's sampling stream), restored when the
+  run resumes, so a resumed run takes the same steps as an uninterrupted one (with the data module's resumable
+  loader, which restarts mid-epoch at the next pair).
 - **Training data**: :meth:`training_crops` tells the data module its crop sizes, input layout and context
   (``experiments.train`` links them, so a config never restates them).
 """
@@ -194,6 +197,7 @@ class SiameseModule(pl.LightningModule):
         self.target_seed = int(target_seed)
         self._target_generator: torch.Generator | None = None
         self._val_generator: torch.Generator | None = None
+        self._resumed_random_states: dict | None = None
         self.trainable_backbone_layers: tuple[str, ...] = ()
         self.backbone_lr_scale = 0.0
 
@@ -341,6 +345,17 @@ class SiameseModule(pl.LightningModule):
     def on_train_start(self) -> None:
         # a different, reproducible random stream (e.g. anchor subsampling) per rank
         self._target_generator = self._generator(self.target_seed * 1000 + self.global_rank)
+        resumed, self._resumed_random_states = getattr(self, "_resumed_random_states", None), None
+        if resumed is not None:  # a resumed run continues every random stream where the checkpoint left it
+            from lightning_fabric.utilities.seed import _set_rng_states
+
+            states = dict(resumed["global"])
+            if "numpy" in states:  # stored as plain values (weights-only checkpoint loading refuses numpy arrays)
+                name, keys, position, has_gauss, gauss = states["numpy"]
+                states["numpy"] = (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss)
+            _set_rng_states(states)
+            states = resumed["target"]
+            self._target_generator.set_state(states[min(self.global_rank, len(states) - 1)].to("cpu"))
 
     def training_step(self, batch: dict, batch_index: int):
         if self._target_generator is None or self._target_generator.device != self.device:
@@ -383,3 +398,17 @@ class SiameseModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["suite"] = {"module": self.module_path()}
+        if self._target_generator is not None and self._trainer is not None:
+            from lightning_fabric.utilities.seed import _collect_rng_states
+
+            state = self._target_generator.get_state()
+            # every rank's stream (each rank subsamples differently); torch, numpy, python and CUDA RNGs
+            per_rank = self.all_gather(state.to(self.device)) if self.trainer.world_size > 1 else state[None]
+            states = _collect_rng_states()
+            if "numpy" in states:
+                name, keys, position, has_gauss, gauss = states["numpy"]
+                states["numpy"] = (name, keys.tolist(), int(position), int(has_gauss), float(gauss))
+            checkpoint["suite"]["random_states"] = {"global": states, "target": per_rank.cpu()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resumed_random_states = (checkpoint.get("suite") or {}).get("random_states")

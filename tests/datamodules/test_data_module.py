@@ -149,3 +149,69 @@ def test_workers_start_after_the_main_process_used_opencv_threads(roots):
         assert [len(batch["search"]) for batch in loader] == [4, 4]
     finally:
         cv2.setNumThreads(threads)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc's parent links)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(120)
+def test_data_workers_end_with_a_killed_trainer(roots, tmp_path):
+    """kill -9 of the process that owns the loader: its forkserver, resource tracker and workers exit within
+    seconds instead of keeping each other alive."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "loader.py"
+    script.write_text(f"""
+import time
+from datamodules.pair_datamodule import PairDataModule
+if __name__ == "__main__":  # workers import this file again
+    module = PairDataModule.from_roots({{"vid": {str(roots / "vid")!r}}}, videos_per_epoch=64, batch_size=2,
+                                       num_workers=2, val_pairs=0, progress=False)
+    module.setup("fit")
+    iterator = iter(module.train_dataloader())
+    next(iterator)
+    print("ready", flush=True)
+    time.sleep(300)
+""")
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        helpers = _descendants(process.pid)
+        assert len(helpers) >= 3  # forkserver (+ its workers) and the resource tracker
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in helpers if _alive(pid)], "processes outlived the killed trainer"
+    finally:
+        if process.poll() is None:
+            process.kill()

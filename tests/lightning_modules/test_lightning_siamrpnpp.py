@@ -258,7 +258,7 @@ def test_checkpoint_round_trip_builds_the_same_tracker(tmp_path):
     trainer.save_checkpoint(path)
 
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    assert checkpoint["suite"] == {"module": "lightning_modules.siamrpnpp.SiamRPNppModule"}
+    assert checkpoint["suite"]["module"] == "lightning_modules.siamrpnpp.SiamRPNppModule"
     assert checkpoint["hyper_parameters"]["tracker"]["penalty_k"] == 0.2
     assert checkpoint["hyper_parameters"]["network"]["backbone"] == "alexnet_legacy"
 
