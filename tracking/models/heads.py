@@ -31,15 +31,21 @@ class Neck(nn.Module):
         self.center_size = center_size
         self.out_channels = [out_channels] * len(in_channels)
 
-    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+    def project(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The 1x1 conv + BN of each level, without the centre crop (SNS-CF's filters read whole template maps)."""
+        return [layer(feature) for layer, feature in zip(self.adjust, features)]
+
+    def crop(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         out = []
-        for layer, feature in zip(self.adjust, features):
-            x = layer(feature)
+        for x in features:
             if x.shape[3] < 20:  # the reference's test for "template-sized" maps
                 left = (x.shape[3] - self.center_size) // 2
                 x = x[:, :, left:left + self.center_size, left:left + self.center_size]
             out.append(x)
         return out
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        return self.crop(self.project(features))
 
 
 class IdentityNeck(nn.Module):
@@ -48,6 +54,12 @@ class IdentityNeck(nn.Module):
     def __init__(self, in_channels: list[int]):
         super().__init__()
         self.out_channels = list(in_channels)
+
+    def project(self, features):
+        return list(features)
+
+    def crop(self, features):
+        return list(features)
 
     def forward(self, features):
         return list(features)

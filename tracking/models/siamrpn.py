@@ -40,7 +40,21 @@ class SiamRPN(nn.Module):
 
     def track_features(self, template_features: list, search: torch.Tensor):
         """Score and regression maps of ``search`` against precomputed ``template_features``."""
-        return self.head.correlate(template_features, self.features(search))
+        return self.track_levels(template_features, search)[:2]
+
+    def track_levels(self, template_features: list, search: torch.Tensor):
+        """``track_features`` plus the search features of every level (what SNS-CF's filters read)."""
+        search_features = self.features(search)
+        cls, loc = self.head.correlate(template_features, search_features)
+        return cls, loc, search_features
+
+    def forward_levels(self, template: torch.Tensor, search: torch.Tensor):
+        """``forward`` plus the features of every level: ``cls, loc, template maps (before the neck's centre crop),
+        search maps``, from one backbone pass per image."""
+        template_maps = self.neck.project(self.backbone(template))
+        kernels = self.head.template_kernels(self.neck.crop(template_maps))
+        cls, loc, search_features = self.track_levels(kernels, search)
+        return cls, loc, template_maps, search_features
 
     def forward(self, template: torch.Tensor, search: torch.Tensor):
         return self.track_features(self.template_features(template), search)
