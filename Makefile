@@ -46,8 +46,10 @@ eval-otb eval-vot eval-uav123 eval-lasot eval-got10k: eval-%: $(STAMP)
 	$(PYTHON) -m experiments.evaluate $* --ckpt "$(CKPT)" --data "$(DATA)" --out "$(OUT)" \
 		$(if $(NAME),--name "$(NAME)") $(if $(TRACKER),--tracker "$(TRACKER)") $(EXTRA)
 
+# RESULTS: result folders separated by ':' (names may contain spaces); CKPT (+ TRACKER) also tracks live
 show: $(STAMP)
-	$(PYTHON) -m experiments.show --seq "$(SEQ)" --results $(RESULTS) --out "$(OUT)" $(EXTRA)
+	$(PYTHON) -m experiments.show --seq "$(SEQ)" $(if $(RESULTS),--results "$(RESULTS)") \
+		$(if $(CKPT),--ckpt "$(CKPT)") $(if $(TRACKER),--tracker "$(TRACKER)") --out "$(OUT)" $(EXTRA)
 
 # --- training data -----------------------------------------------------------------------------
 prepare-data: $(STAMP)

@@ -7,11 +7,13 @@
 ``--seq`` is a sequence folder (OTB ``img/`` + ``groundtruth_rect.txt``, or images + ``groundtruth.txt`` as in
 VOT / GOT-10k / LaSOT) or ``<benchmark>:<root>:<sequence name>`` read with that benchmark's reader. Each
 ``--results`` folder is one tracker's result folder in got10k's layout (``<Seq>.txt``, ``<seq>/<seq>_001.txt`` or
-VOT's ``baseline/<seq>/<seq>_001.txt``); the tracker is named after the folder.
+VOT's ``baseline/<seq>/<seq>_001.txt``); the tracker is named after the folder. ``--ckpt`` (with ``--tracker``
+and ``--set``) also tracks the sequence with a checkpoint's tracker and draws its boxes.
 """
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import cv2
@@ -121,7 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m experiments.show", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seq", required=True, help="sequence folder or <benchmark>:<root>:<name>")
-    parser.add_argument("--results", nargs="+", required=True, metavar="DIR", help="tracker result folders")
+    parser.add_argument("--results", nargs="*", default=[], metavar="DIR",
+                        help="tracker result folders (one value may hold several, separated by ':', so folder "
+                             "names may contain spaces: make show RESULTS=\"dir one:dir two\")")
+    parser.add_argument("--ckpt", default=None,
+                        help="also track the sequence with this checkpoint's tracker (or baseline:ncc)")
+    parser.add_argument("--tracker", default=None, help="which of the model's trackers (default its main one)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="tracker parameter for --ckpt, repeatable")
+    parser.add_argument("--device", default=None, choices=["cpu", "cuda"], help="device for --ckpt's network")
     parser.add_argument("--out", required=True,
                         help="output .gif or .mp4 file, or a folder (then <folder>/<sequence>.gif)")
     parser.add_argument("--fps", type=float, default=15.0)
@@ -141,12 +151,25 @@ def main(argv=None) -> Path:
     sequence = load_sequence(args.seq)
     if not out.suffix:  # a folder, e.g. the Makefile's default OUT=outputs
         out = out / f"{sequence.name}.gif"
+    folders = [part for value in args.results for part in value.split(os.pathsep) if part]
+    if not folders and args.ckpt is None:
+        raise ValueError("give result folders (--results) or a checkpoint to track with (--ckpt)")
     results = {}
-    for folder in args.results:
+    for folder in folders:
         label = tracker_label(folder)
         while label in results or label == GROUND_TRUTH:
             label += "'"
         results[label] = load_result(folder, sequence)
+    if args.ckpt is not None:
+        from lightning_modules.checkpoints import load_tracker, parse_overrides
+        from tracking.tracker import track_frames
+
+        tracker = load_tracker(args.ckpt, parse_overrides(args.overrides), cli.resolve_device(args.device),
+                               tracker=args.tracker)
+        count = len(sequence) if args.max_frames is None else min(len(sequence), args.max_frames)
+        frames = (sequence.image(index) for index in range(count))
+        boxes, _ = track_frames(tracker, frames, sequence.init_box)
+        results[getattr(tracker, "name", "tracker")] = list(boxes)
     frames = render(sequence, results, args.fps, args.max_frames, args.scale, progress=not args.no_progress)
     path = write_video(frames, out, args.fps)
     print(f"wrote {path} ({len(frames)} frames, {', '.join(results)})")
