@@ -8,8 +8,8 @@ Every source, whichever format it reads, answers like a pytracking dataset::
     source.get_sequence_info(i)            # {"bbox": (N, 4) float32 xywh, "valid": (N,) bool, "visible": (N,) bool}
     source.get_frames(i, frame_ids)        # ([H x W x 3 uint8 RGB images], [xywh boxes]) for positions in the track
 
-``open_source(kind, root, **options)`` opens one: ``vid``, ``det``, ``coco``, ``ytbb``, ``got10k``, ``lasot`` read
-the datasets as distributed; ``index`` (alias ``prepared``) reads the output of ``make prepare-data`` (its
+``open_source(kind, root, **options)`` opens one: ``vid``, ``det``, ``coco``, ``ytbb``, ``ytvos``, ``got10k``,
+``lasot`` read the datasets as distributed; ``index`` (alias ``prepared``) reads the output of ``make prepare-data`` (its
 curated index, with or without 511 x 511 pre-crops); ``pysot`` reads crop511 folders + JSON made by the reference
 implementation's scripts (``open_source("pysot", crop_dir, anno="train.json", name="vid")``). Unusable input is
 skipped with a ``DataWarning`` naming the file and counted in ``source.summary``.
@@ -30,7 +30,8 @@ from tracking.crops import context_size
 from tracking.errors import DataError
 
 # Frame ranges of the reference SiamRPN++ training (pysot): positions within a track's annotated frames.
-DEFAULT_FRAME_RANGES = {"vid": 100, "ytbb": 3, "coco": 1, "det": 1, "got10k": 100, "lasot": 100}
+# YouTube-VOS (annotated every 5th frame): 20 annotated frames span VID's 100 (SiamMask's ytb_vos frame_range).
+DEFAULT_FRAME_RANGES = {"vid": 100, "ytbb": 3, "ytvos": 20, "coco": 1, "det": 1, "got10k": 100, "lasot": 100}
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +222,8 @@ def reader_class(kind: str):
         from datamodules.coco import COCOReader as cls
     elif kind in ("ytbb", "youtube_bb", "youtubebb"):
         from datamodules.youtube_bb import YouTubeBBReader as cls
+    elif kind in ("ytvos", "youtube_vos", "youtubevos"):
+        from datamodules.youtube_vos import YouTubeVOSReader as cls
     elif kind == "got10k":
         from datamodules.got10k_lasot import GOT10kReader as cls
     elif kind == "lasot":
@@ -232,7 +235,7 @@ def reader_class(kind: str):
 
 # The training datasets as distributed (also the folder names under a training data root), then the suite's
 # prepared index and the reference's crop folders.
-DATASET_KINDS = ("vid", "ytbb", "coco", "det", "got10k", "lasot")
+DATASET_KINDS = ("vid", "ytbb", "ytvos", "coco", "det", "got10k", "lasot")
 SOURCE_KINDS = DATASET_KINDS + ("index", "pysot")
 
 
@@ -241,7 +244,7 @@ def is_prepared(root) -> bool:
 
 
 def open_source(kind: str, root, progress: bool = True, **options) -> TrackSource:
-    """Open a training source. ``kind``: vid, det, coco, ytbb, got10k, lasot (raw formats; ``options`` go to the
+    """Open a training source. ``kind``: vid, det, coco, ytbb, ytvos, got10k, lasot (raw formats; ``options`` go to the
     reader, e.g. ``splits=("train",)``, ``box_filter=BoxFilter(...)``), index / prepared (``use_crops``,
     ``frames_root``) or pysot (``anno``, ``name``). A raw kind whose root holds a prepared index opens that index
     instead."""

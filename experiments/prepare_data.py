@@ -12,15 +12,14 @@ import sys
 
 from experiments import cli
 from datamodules.prepare import format_summary, prepare_dataset
+from datamodules.sources import DATASET_KINDS
 from datamodules.tracks import BoxFilter
-
-DATASETS = ("vid", "det", "coco", "ytbb", "got10k", "lasot")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m experiments.prepare_data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="format of ROOT")
+    parser.add_argument("--dataset", required=True, choices=DATASET_KINDS, help="format of ROOT")
     parser.add_argument("--root", required=True, help="the dataset as distributed")
     parser.add_argument("--out", required=True, help="output folder (index, meta, crops)")
     parser.add_argument("--no-crops", action="store_true", help="write only the index; crop frames on the fly")
@@ -34,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-size", type=int, default=None, help="videos per work unit (default: automatic)")
     parser.add_argument("--splits", nargs="+", default=None,
                         help="dataset splits to read (vid/det: train val; coco: train2017 val2017; ytbb: train "
-                             "validation; got10k: one subset)")
+                             "validation; ytvos: train; got10k: one subset)")
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--overwrite", action="store_true", help="discard an existing result in OUT")
     parser.add_argument("--max-chunks", type=int, default=None, help=argparse.SUPPRESS)  # tests: stop early

@@ -12,11 +12,16 @@
   class_name, object_id, object_presence, xmin, xmax, ymin, ymax`` as fractions, ``-1`` when absent) and the
   frames decoded as ``yt_bb_detection_<split>/<class_id>/<youtube_id>_<timestamp_ms>_<class_id>_<object_id>.jpg``
   (one annotated frame per second of video: frame ``i`` is at ``i * 1000`` ms).
+- ``write_ytvos``: YouTube-VOS: ``<split>/JPEGImages/<video>/<frame:05d>.jpg``, palette PNG masks
+  ``<split>/Annotations/<video>/<frame:05d>.png`` (object id 1 on the target's rotated rectangle, 0 elsewhere; no
+  pixel where the target is absent) and ``<split>/meta.json``; frames are numbered ``index * frame_interval`` (5, as
+  the challenge's 6-fps annotations of 30-fps videos).
 - ``write_got10k_train`` / ``write_lasot_train``: the benchmark writers of ``tracking.synthetic.writers`` for the
   training split (LaSOT: the sequences are listed in ``training_set.txt`` instead of ``testing_set.txt``).
 
 Box coordinates: ``SyntheticVideo`` boxes are 0-based continuous pixels; VID/DET XML hold integer pixel
-coordinates (``xmin = round(x)``, ``xmax = round(x + w)``), COCO and YouTube-BB the exact values.
+coordinates (``xmin = round(x)``, ``xmax = round(x + w)``), COCO and YouTube-BB the exact values, YouTube-VOS the
+rasterised polygon (its box is the pixel extent, within a pixel of the exact one).
 CLI: ``python -m tracking.synthetic --format vid --out DIR --count N --frames F --seed S``.
 """
 from __future__ import annotations
@@ -197,6 +202,44 @@ def write_ytbb(videos: Iterable[SyntheticVideo], root, split: str = "train", cla
     return names
 
 
+# the first colours of the DAVIS / YouTube-VOS palette (index 0 background, 1 the first object, ...)
+YTVOS_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128, 128, 0, 128, 0, 128, 128, 128, 128, 128]
+
+
+def write_ytvos(videos: Iterable[SyntheticVideo], root, split: str = "train", frame_interval: int = 5,
+                category: str = "synthetic") -> list[str]:
+    """YouTube-VOS videos (one object, id 1, per video) with palette masks and ``meta.json`` (merged with an
+    existing one, so the writer can be called repeatedly); returns the video names (``syn`` + the video name)."""
+    from PIL import Image
+
+    root = Path(root)
+    meta_path = root / split / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"videos": {}}
+    names = []
+    for video in videos:
+        name = f"syn{video.name}"
+        frames = []
+        for index, (frame, polygon) in enumerate(zip(video.frames, video.polygons)):
+            stem = f"{index * frame_interval:05d}"
+            _save_jpeg(root / split / "JPEGImages" / name / f"{stem}.jpg", frame)
+            mask = np.zeros(frame.shape[:2], dtype=np.uint8)
+            if _present(video.boxes[index]) and np.isfinite(polygon).all():
+                # pixel centres (i, j) inside the polygon drawn in pixel-index coordinates (corner x -> x - 1/2)
+                corners = np.round((np.asarray(polygon, dtype=np.float64).reshape(4, 2) - 0.5) * 16).astype(np.int32)
+                cv2.fillPoly(mask, [corners], 1, lineType=cv2.LINE_8, shift=4)
+                frames.append(stem)
+            image = Image.fromarray(mask, mode="P")
+            image.putpalette(YTVOS_PALETTE)
+            path = root / split / "Annotations" / name / f"{stem}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image.save(path)
+        meta["videos"][name] = {"objects": {"1": {"category": category, "frames": frames}}}
+        names.append(name)
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta))
+    return names
+
+
 def write_got10k_train(videos: Iterable[SyntheticVideo], root) -> list[str]:
     """GOT-10k's train split (``<root>/train/...``), written by the benchmark writer."""
     return write_got10k(videos, root, subset="train")
@@ -219,5 +262,5 @@ def write_lasot_train(videos: Iterable[SyntheticVideo], root, category: str = "s
 
 
 TRAINING_WRITERS = {"vid": write_vid, "det": write_det, "coco": write_coco, "ytbb": write_ytbb,
-                    "got10k": write_got10k_train, "lasot": write_lasot_train}
+                    "ytvos": write_ytvos, "got10k": write_got10k_train, "lasot": write_lasot_train}
 
