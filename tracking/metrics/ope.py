@@ -14,6 +14,10 @@ Conventions (all as got10k 0.1.3, ``got10k/utils/metrics.py`` and ``got10k/exper
   success AUC is the mean of that curve (got10k's ``success_score``); success rate is the curve at 0.5.
 - Precision: fraction of frames with center error **<=** each of 51 thresholds ``0, 1, ..., 50`` px;
   the score is the value at 20 px.
+- Mean centre location error (CLE, not in got10k 0.1.3; OTB papers' third number beside DP and OS, e.g.
+  HCF, SNS-CF): per sequence the mean centre error in pixels over the frames where it is defined (frames with a
+  NaN box are left out, as an error cannot be averaged; they already fail precision and success), overall the mean
+  over sequences (NaN for a sequence without any such frame, which the overall mean skips).
 - Normalized precision (not in got10k 0.1.3; defined as pysot's ``OPEBenchmark.eval_norm_precision`` and
   pytracking's ``calc_err_center(normalized=True)``): both centers are divided by the ground-truth ``w, h``
   before their distance is taken; curve over 51 thresholds ``0, 0.01, ..., 0.5`` (error <= t). Two scores:
@@ -38,7 +42,8 @@ PRECISION_INDEX_20PX = 20  # PRECISION_THRESHOLDS[20] == 20 px
 SUCCESS_INDEX_05 = 10  # SUCCESS_THRESHOLDS[10] == 0.5
 NORM_PRECISION_INDEX_02 = 20  # NORM_PRECISION_THRESHOLDS[20] == 0.2
 
-SCALAR_KEYS = ("success_auc", "precision_20", "success_rate_50", "norm_precision_auc", "norm_precision_20")
+SCALAR_KEYS = ("success_auc", "precision_20", "success_rate_50", "norm_precision_auc", "norm_precision_20",
+               "center_error_mean")
 CURVE_KEYS = ("success_curve", "precision_curve", "norm_precision_curve")
 
 
@@ -153,13 +158,28 @@ def norm_precision_at(normalized_errors, threshold: float = 0.2) -> float:
     return float(precision_curve(normalized_errors, [threshold])[0])
 
 
-def _scores_from_curves(succ: np.ndarray, prec: np.ndarray, norm: np.ndarray) -> dict:
+def mean_center_error(errors) -> float:
+    """CLE of one sequence: the mean of its finite centre errors (pixels), NaN when there is none."""
+    errors = np.asarray(errors, dtype=np.float64)
+    finite = errors[np.isfinite(errors)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def mean_over_sequences(values) -> float:
+    """The mean of per-sequence values, sequences with NaN left out (NaN when none is left)."""
+    values = np.asarray(list(values), dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def _scores_from_curves(succ: np.ndarray, prec: np.ndarray, norm: np.ndarray, center_error: float) -> dict:
     return {
         "success_auc": float(np.mean(succ)),
         "precision_20": float(prec[PRECISION_INDEX_20PX]),
         "success_rate_50": float(succ[SUCCESS_INDEX_05]),
         "norm_precision_auc": float(np.mean(norm)),
         "norm_precision_20": float(norm[NORM_PRECISION_INDEX_02]),
+        "center_error_mean": float(center_error),
         "success_curve": succ,
         "precision_curve": prec,
         "norm_precision_curve": norm,
@@ -185,9 +205,10 @@ def ope_scores(pred, gt, first_frame_from_gt: bool = True, exclude_unannotated: 
         if len(gt) == 0:
             raise ValueError("no annotated frame to score")
     ious = iou(pred, gt)
+    errors = center_error(pred, gt)
     return _scores_from_curves(
-        success_curve(ious), precision_curve(center_error(pred, gt)),
-        norm_precision_curve(normalized_center_error(pred, gt)),
+        success_curve(ious), precision_curve(errors), norm_precision_curve(normalized_center_error(pred, gt)),
+        mean_center_error(errors),
     )
 
 
@@ -197,4 +218,5 @@ def average_ope_scores(per_sequence: Iterable[Mapping] | Mapping[str, Mapping]) 
     if not values:
         raise ValueError("no sequences to average")
     curves = {key: np.mean([np.asarray(v[key], dtype=np.float64) for v in values], axis=0) for key in CURVE_KEYS}
-    return _scores_from_curves(curves["success_curve"], curves["precision_curve"], curves["norm_precision_curve"])
+    return _scores_from_curves(curves["success_curve"], curves["precision_curve"], curves["norm_precision_curve"],
+                               mean_over_sequences(v["center_error_mean"] for v in values))

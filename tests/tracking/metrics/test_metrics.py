@@ -81,6 +81,29 @@ def test_average_ope_scores_average_curves_over_sequences():
     np.testing.assert_allclose(overall["success_curve"], np.mean([s["success_curve"] for s in sequences], axis=0))
 
 
+def test_mean_center_location_error_by_hand():
+    """CLE: per sequence the mean finite centre error (NaN frames left out), overall the mean over sequences."""
+    gt = np.array([GT, GT, GT, GT])
+    # frame 0 becomes the ground truth (error 0); offsets (3, 4) -> 5 px and (6, 8) -> 10 px; a NaN prediction
+    pred = np.array([[50, 50, 10, 10], [3, 4, 10, 10], [6, 8, 10, 10], [np.nan] * 4])
+    first = ope.ope_scores(pred, gt)
+    assert first["center_error_mean"] == pytest.approx((0 + 5 + 10) / 3)
+    second = ope.ope_scores(np.array([GT, [2, 0, 10, 10]]), np.array([GT, GT]))
+    assert second["center_error_mean"] == pytest.approx(1.0)  # (0 + 2) / 2
+    overall = ope.average_ope_scores([first, second])
+    assert overall["center_error_mean"] == pytest.approx(((0 + 5 + 10) / 3 + 1.0) / 2)
+    # a sequence without any defined error is skipped by the overall mean
+    undefined = ope.ope_scores(np.array([GT, [np.nan] * 4]), np.array([[np.nan] * 4, GT]))
+    assert np.isnan(undefined["center_error_mean"])
+    assert ope.average_ope_scores([second, undefined])["center_error_mean"] == pytest.approx(1.0)
+    # LaSOT: over present frames with a valid ground truth (absent frame 2 and the 0,0,0,0 row 3 left out)
+    box = [10.0, 10.0, 20.0, 20.0]
+    lasot_scores = lasot.lasot_sequence_scores(
+        np.array([box, [13, 14, 20, 20], [90, 90, 20, 20], [0, 0, 5, 5]]),
+        np.array([box, box, box, [0, 0, 0, 0]]), np.array([0, 0, 1, 0]))
+    assert lasot_scores["center_error_mean"] == pytest.approx((0 + 5) / 2)
+
+
 def test_ope_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="3 boxes but gt has 2"):
         ope.ope_scores(np.zeros((3, 4)), np.ones((2, 4)))
