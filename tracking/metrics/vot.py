@@ -33,6 +33,11 @@ Expected average overlap (:func:`expected_average_overlap`; got10k has none), as
    runs of its sequence``. ``Phi(Ns)`` is their weighted mean; ``Phi(1) = 1``; NaN when no fragment is usable.
 4. ``EAO = mean of Phi(Ns) for Ns in [N_lo, N_hi]`` (both ends included, NaN lengths skipped).
    VOT2017/2018: ``[100, 356]`` (:data:`EAO_INTERVALS`).
+
+No-reset average overlap (:func:`no_reset_average_overlap`, the "AO" SNS-CF reports for VOT-2018, VOT's
+unsupervised experiment): a one-pass run without re-initialisation; per sequence the mean polygon IoU (clipped to
+the image) over the frames after the initialisation frame, a frame without a box counting 0; then the mean over
+sequences.
 """
 from __future__ import annotations
 
@@ -150,6 +155,20 @@ def poly_iou(regions1, regions2, bound=None) -> np.ndarray:
     union = shapely.area(first) + shapely.area(second) - intersection
     ious[valid] = np.clip(intersection / (union + np.finfo(float).eps), 0.0, 1.0)
     return ious
+
+
+def no_reset_average_overlap(runs) -> float:
+    """AO of one-pass runs: ``runs`` are ``(boxes (N, 4), ground truth (N, 8 or 4), bound (W, H))`` per sequence;
+    per sequence the mean IoU over frames 2..N (NaN boxes count 0), then the mean over sequences."""
+    means = []
+    for boxes, ground_truth, bound in runs:
+        if len(boxes) != len(ground_truth):
+            raise ValueError(f"{len(boxes)} boxes for {len(ground_truth)} ground-truth frames")
+        if len(boxes) > 1:
+            means.append(float(np.mean(poly_iou(list(boxes[1:]), list(ground_truth[1:]), bound))))
+    if not means:
+        raise ValueError("no sequence of two frames or more to average")
+    return float(np.mean(means))
 
 
 def frame_overlaps(record, ground_truth, bound=None) -> np.ndarray:

@@ -196,6 +196,20 @@ def test_accuracy_robustness_by_hand():
     assert scores["per_tag"]["occlusion"] == {"accuracy": pytest.approx(2 / 3), "failures": 0, "num_frames": 2}
 
 
+def test_no_reset_average_overlap_by_hand():
+    """AO: per sequence the mean IoU after the first frame (a missing box counts 0), then the mean of sequences."""
+    polygon = [0.0, 0.0, 10.0, 0.0, 10.0, 10.0, 0.0, 10.0]  # the 10 x 10 square GT as a polygon
+    first = (np.array([GT, GT, THIRD, [np.nan] * 4]), np.array([polygon] * 4), (100, 100))  # 1, 1/3, 0
+    second = (np.array([GT, [0, 0, 10, 20]]), np.array([GT, GT]), (100, 100))  # IoU 1/2
+    assert vot.no_reset_average_overlap([first]) == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert vot.no_reset_average_overlap([first, second]) == pytest.approx(((1 + 1 / 3) / 3 + 0.5) / 2)
+    # the image bound clips both regions: a box half outside a 5-pixel-wide image
+    clipped = (np.array([GT, [0, 0, 10, 10]]), np.array([GT, [0, 0, 5, 10]]), (5, 100))
+    assert vot.no_reset_average_overlap([clipped]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="boxes for"):
+        vot.no_reset_average_overlap([(np.zeros((2, 4)), np.zeros((3, 4)), (10, 10))])
+
+
 def test_vot_constants():
     assert vot.SKIP_AFTER_FAILURE == 5 and vot.BURNIN == 10
     assert vot.EAO_INTERVALS["VOT2018"] == (100, 356)
