@@ -43,8 +43,8 @@ score-otb score-vot score-lasot score-got10k: score-%: $(STAMP)
 
 # --- tracking a benchmark with a checkpoint ----------------------------------------------------
 eval-otb eval-vot eval-uav123 eval-lasot eval-got10k: eval-%: $(STAMP)
-	$(PYTHON) -m experiments.evaluate $* --ckpt "$(CKPT)" --data "$(DATA)" --out "$(OUT)" \
-		$(if $(NAME),--name "$(NAME)") $(if $(TRACKER),--tracker "$(TRACKER)") $(EXTRA)
+	$(PYTHON) -m experiments.evaluate $* --ckpt "$(CKPT)" --data "$(DATA)" --out "$(OUT)" --gpus $(GPUS) \
+		$(if $(NAME),--name "$(NAME)") $(if $(TRACKER),--tracker "$(TRACKER)") $(if $(BATCH),--batch $(BATCH)) $(EXTRA)
 
 # RESULTS: result folders separated by ':' (names may contain spaces); CKPT (+ TRACKER) also tracks live
 show: $(STAMP)
@@ -71,10 +71,22 @@ train-siamrpnpp: train
 import-pysot: $(STAMP)
 	$(PYTHON) -m experiments.import_pysot --pysot "$(PYSOT)" --config "$(CONFIG)" --out "$(OUT)"
 
+train-siamfc: CONFIG := $(or $(CONFIG),siamfc/alexnet)
+train-siamfc: train
+
+train-hsiamfc: CONFIG := $(or $(CONFIG),hsiamfc/vgg19)
+train-hsiamfc: train
+
+# SIAMFC=siamfc-pytorch checkpoint (CONFIG default siamfc/alexnet), or IMAGENET=torchvision weights CONFIG=hsiamfc/...
+import-siamfc: $(STAMP)
+	$(PYTHON) -m experiments.import_siamfc $(if $(SIAMFC),--siamfc "$(SIAMFC)") $(if $(IMAGENET),--imagenet "$(IMAGENET)") \
+		--config "$(or $(CONFIG),siamfc/alexnet)" --out "$(OUT)"
+
 # --- evaluation at scale -----------------------------------------------------------------------
 sweep: $(STAMP)
 	$(PYTHON) -m experiments.sweep --sweep "$(or $(SWEEP),siamrpnpp_hyperparameters)" --out "$(OUT)/sweep" \
-		$(if $(CKPT),--ckpt "$(CKPT)") $(if $(DATA),--data "$(DATA)") $(if $(TRACKER),--tracker "$(TRACKER)") $(EXTRA)
+		$(if $(CKPT),--ckpt "$(CKPT)") $(if $(DATA),--data "$(DATA)") $(if $(TRACKER),--tracker "$(TRACKER)") \
+		$(if $(BATCH),--batch $(BATCH)) $(EXTRA)
 
 bench: $(STAMP)
 	$(PYTHON) -m experiments.bench --configs $(BENCH_CONFIGS) $(EXTRA)

@@ -1,24 +1,45 @@
 """Track a benchmark during training and log its scores: ``BenchmarkEvaluation``.
 
-Every ``every_n_epochs`` epochs, global rank 0 asks the LightningModule for its tracker
-(``pl_module.build_tracker(name, benchmark=kind, **overrides)``), runs the benchmark with :func:`tracking.evaluation.runner.evaluate_tracker` into a
-fresh folder for that epoch, and logs the scalar scores as ``eval/<benchmark>/<score>`` (e.g.
-``eval/otb/success_auc``) and the success plot (``WandbLogger.log_image``; TensorBoard ``add_image``; other loggers:
-the PNG copied into their log dir). The scores are broadcast so every rank logs the same values (a
-``ModelCheckpoint(monitor="eval/otb/success_auc")`` works under DDP); meanwhile the other ranks wait.
+Every ``every_n_epochs`` epochs each rank asks the LightningModule for its tracker
+(``pl_module.build_tracker(name, benchmark=kind, **overrides)``) and tracks its shard of the sequences (every
+``world_size``-th one, ``batch`` of them in lockstep) into a fresh folder for that epoch, so the ranks share the
+work. The one-pass scores of OTB-style benchmarks are merged across ranks with the suite's ``torchmetrics``
+metrics (each rank adds its sequences; the metrics' DDP sync gathers every curve); rank 0 then scores the whole
+folder as ``make score-*`` does (``performance.json``, plots; the other benchmarks' scores), broadcast so every rank
+logs the same values as ``eval/<benchmark>/<score>`` (``ModelCheckpoint(monitor="eval/otb/success_auc")`` works
+under DDP), and logs the success plot (``WandbLogger.log_image``; TensorBoard ``add_image``; other loggers: the
+PNG copied into their log dir).
 
-Under DDP the waiting ranks sit in a collective for the whole evaluation: keep it shorter than the process
-group's timeout (``DDPStrategy(timeout=...)``, 30 min by default) with ``max_sequences``.
+Keep an evaluation shorter than the process group's timeout (``DDPStrategy(timeout=...)``, 30 min by default) with
+``max_sequences``: a rank that finishes its shard early waits in a collective for the others.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from pytorch_lightning import Callback
 
-from tracking.evaluation.runner import default_bench_name, evaluate_tracker
+from tracking.evaluation.runner import (_selected_names, default_bench_name, evaluate_tracker, run_ope,
+                                        run_vot_supervised)
+
+from tracking.evaluation.identity import claim_result_folder, default_identity
+
+MERGED_KINDS = ("otb", "uav123")  # scored exactly by the torchmetrics metrics from predictions and ground truth
+
+
+class _NoTracking:
+    """Stands for the tracker when every sequence is already tracked (the runner then only resumes and scores)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def init(self, image, box):
+        raise RuntimeError("every sequence should have been tracked by the ranks")
+
+    update = init
 
 
 class BenchmarkEvaluation(Callback):
@@ -36,11 +57,13 @@ class BenchmarkEvaluation(Callback):
         tracker_overrides: tracker parameters (on top of the module's values for this benchmark).
         log_plot: log the success plot.
         progress: show the runner's progress bars.
+        batch: sequences tracked in lockstep by each rank (trackers with a batched step).
     """
 
     def __init__(self, benchmark: str, root, every_n_epochs: int = 1, max_sequences: int | None = None,
                  out_dir=None, benchmark_options: dict | None = None, tracker: str | None = None,
-                 tracker_overrides: dict | None = None, log_plot: bool = True, progress: bool = True):
+                 tracker_overrides: dict | None = None, log_plot: bool = True, progress: bool = True,
+                 batch: int = 1):
         from tracking.evaluation.runner import _normalized_kind
 
         if every_n_epochs < 1:
@@ -55,6 +78,7 @@ class BenchmarkEvaluation(Callback):
         self.tracker_overrides = dict(tracker_overrides or {})
         self.log_plot = log_plot
         self.progress = progress
+        self.batch = int(batch)
         self.history: list[dict] = []  # one entry per evaluation: epoch, step, scores, folder
         self._benchmark = None
         self._evaluated_epoch = -1
@@ -91,31 +115,76 @@ class BenchmarkEvaluation(Callback):
 
     def _evaluate(self, trainer, pl_module) -> None:
         self._evaluated_epoch = trainer.current_epoch
-        payload = None
-        if trainer.is_global_zero:
-            payload = self._run(trainer, pl_module)
-        # the broadcast is also the barrier: other ranks wait here for rank 0's scores
+        folder = self._output_root(trainer) / f"epoch={trainer.current_epoch:03d}-step={trainer.global_step}"
+        if trainer.is_global_zero and folder.exists():  # left by an earlier run of this epoch: not these weights
+            shutil.rmtree(folder)
+        tracker = self._build_tracker(pl_module)
+        bench_name = default_bench_name(self.kind, self.benchmark())
+        if trainer.is_global_zero:  # claimed once, before any rank writes a result into it
+            claim_result_folder(folder / "results" / bench_name / self._name, self._identity)
+        trainer.strategy.barrier()
+        merged = self._track_shard(trainer, pl_module, tracker, folder)
+        trainer.strategy.barrier()  # every shard's results are written
+        payload = self._score(trainer, folder) if trainer.is_global_zero else None
         payload = trainer.strategy.broadcast(payload, src=0)
-        for key, value in payload["scores"].items():
+        scores = {**payload["scores"], **merged}
+        for key, value in scores.items():
             pl_module.log(f"eval/{self.kind}/{key}", value, on_step=False, on_epoch=True, sync_dist=False)
         if trainer.is_global_zero and self.log_plot and payload.get("success_plot"):
             self._log_plot(trainer, Path(payload["success_plot"]))
 
-    def _run(self, trainer, pl_module) -> dict:
+    def _build_tracker(self, pl_module):
         modes = {name: module.training for name, module in pl_module.named_modules()}
-        folder = self._output_root(trainer) / f"epoch={trainer.current_epoch:03d}-step={trainer.global_step}"
-        if folder.exists():  # left by an earlier run of this epoch: results must come from these weights
-            shutil.rmtree(folder)
         try:
             with torch.no_grad():
                 tracker = pl_module.build_tracker(self.tracker, benchmark=self.kind, **self.tracker_overrides)
-                name = getattr(tracker, "name", type(pl_module).__name__)
-                evaluation = evaluate_tracker(self.kind, tracker, self.benchmark(), folder, name,
-                                              bench_name=default_bench_name(self.kind, self.benchmark()),
-                                              progress=self.progress, max_sequences=self.max_sequences)
+        finally:  # a tracker built on the training network must leave its modes as they were
+            for module_name, module in pl_module.named_modules():
+                module.train(modes.get(module_name, module.training))
+        self._name = getattr(tracker, "name", type(pl_module).__name__)
+        self._identity = default_identity(tracker)
+        return tracker
+
+    def _track_shard(self, trainer, pl_module, tracker, folder: Path) -> dict:
+        """Track this rank's sequences into ``folder``; returns the scores merged across ranks (OTB-style)."""
+        modes = {name: module.training for name, module in pl_module.named_modules()}
+        benchmark = self.benchmark()
+        names = _selected_names(benchmark, self.max_sequences)[trainer.global_rank::trainer.world_size]
+        bench_name = default_bench_name(self.kind, benchmark)
+        try:
+            with torch.no_grad():
+                runner = run_vot_supervised if self.kind == "vot" else run_ope
+                run = runner(tracker, benchmark, folder / "results", self._name, bench_name, progress=self.progress,
+                             batch=self.batch, names=names, identity=self._identity)
         finally:
             for module_name, module in pl_module.named_modules():
                 module.train(modes.get(module_name, module.training))
+        if self.kind not in MERGED_KINDS:
+            return {}
+        return self._merged_scores(pl_module, benchmark, run.result_dir, names)
+
+    def _merged_scores(self, pl_module, benchmark, result_dir: Path, names: list[str]) -> dict:
+        from tracking.evaluation.scoring import read_result_boxes
+        from tracking.metrics.torchmetrics_wrappers import NormalizedPrecision, PrecisionAt20, SuccessAUC, SuccessRate
+
+        metrics = {"success_auc": SuccessAUC(), "precision_20": PrecisionAt20(), "success_rate_50": SuccessRate(0.5),
+                   "norm_precision_auc": NormalizedPrecision("auc"), "norm_precision_20": NormalizedPrecision("at_0.2")}
+        for metric in metrics.values():
+            metric.to(pl_module.device)  # synced over the strategy's backend (NCCL needs CUDA tensors)
+        for name in names:
+            sequence = benchmark[name]
+            ground_truth = np.asarray(sequence.ground_truth, dtype=np.float64)
+            boxes = read_result_boxes(result_dir / f"{name}.txt", len(ground_truth))
+            for metric in metrics.values():
+                metric.update(boxes, ground_truth)
+        return {key: float(metric.compute()) for key, metric in metrics.items()}  # every rank's sequences
+
+    def _score(self, trainer, folder: Path) -> dict:
+        """Rank 0: the whole folder scored, reported and plotted as ``make score-*`` does."""
+        benchmark = self.benchmark()
+        evaluation = evaluate_tracker(self.kind, _NoTracking(self._name), benchmark, folder, self._name,
+                                      bench_name=default_bench_name(self.kind, benchmark), progress=False,
+                                      max_sequences=self.max_sequences, identity=self._identity)
         plot = evaluation.report_dir / "success_plot.png"
         entry = {"epoch": trainer.current_epoch, "step": trainer.global_step, "scores": evaluation.scores,
                  "folder": str(folder), "success_plot": str(plot) if plot.is_file() else None}

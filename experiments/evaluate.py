@@ -12,6 +12,7 @@ table is printed. NAME defaults to the checkpoint's stem. VOT runs the supervise
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from experiments import cli
 from tracking.evaluation.runner import KINDS
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", default=None, help="OTB version filter (2013, 2015, tb50, tb100)")
     parser.add_argument("--repetitions", type=int, default=1, help="VOT: runs per sequence")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="sequences tracked in lockstep, one network call per frame step (trackers with a "
+                             "batched step; the same boxes as one at a time)")
+    parser.add_argument("--gpus", type=int, default=1,
+                        help="devices to shard the sequences over, one process each (results identical to one "
+                             "device); with --device cpu, that many CPU processes")
     parser.add_argument("--overwrite", action="store_true",
                         help="delete this name's results and reports first (a rerun otherwise resumes them only when "
                              "the same checkpoint contents, tracker and parameters produced them)")
@@ -55,6 +62,52 @@ def _benchmark_options(args) -> dict:
     return options
 
 
+def _shard_worker(index: int, args, name: str, identity: dict, device: str) -> None:
+    """One device's share of the sequences (every ``gpus``-th one), in its own process."""
+    from lightning_modules.checkpoints import load_tracker, parse_overrides
+    from tracking.benchmarks import open_benchmark
+    from tracking.evaluation.runner import (_normalized_kind, _selected_names, default_bench_name, run_ope,
+                                            run_vot_supervised)
+
+    if device == "cuda":
+        import torch
+
+        torch.cuda.set_device(index)
+        device = f"cuda:{index}"
+    benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
+    tracker = load_tracker(args.ckpt, parse_overrides(args.overrides), device, tracker=args.tracker,
+                           benchmark=args.benchmark)
+    kind = _normalized_kind(args.benchmark)
+    bench_name = args.bench_name or default_bench_name(kind, benchmark)
+    names = _selected_names(benchmark, args.max_sequences)[index::args.gpus]
+    results_root = f"{args.out}/results"
+    if kind == "vot":
+        run_vot_supervised(tracker, benchmark, results_root, name, bench_name, repetitions=args.repetitions,
+                           progress=False, identity=identity, batch=args.batch, names=names)
+    else:
+        run_ope(tracker, benchmark, results_root, name, bench_name, progress=False, identity=identity,
+                batch=args.batch, names=names)
+
+
+def track_shards(args, benchmark, name: str, identity: dict, device: str) -> None:
+    """Track the benchmark on ``args.gpus`` devices (one spawned process each, every ``gpus``-th sequence)."""
+    import torch
+    import torch.multiprocessing as mp
+
+    from tracking.evaluation.identity import claim_result_folder
+    from tracking.evaluation.runner import _normalized_kind, default_bench_name
+
+    if device == "cuda" and args.gpus > torch.cuda.device_count():
+        raise SystemExit(f"--gpus {args.gpus}: only {torch.cuda.device_count()} CUDA device(s) here")
+    kind = _normalized_kind(args.benchmark)
+    bench_name = args.bench_name or default_bench_name(kind, benchmark)
+    # claimed once, before the processes start (they find the same identity)
+    claim_result_folder(Path(args.out) / "results" / bench_name / name, identity, overwrite=args.overwrite)
+    print(f"{name}: {len(benchmark)} sequence(s) over {args.gpus} {device} process(es)")
+    mp.start_processes(_shard_worker, args=(args, name, identity, device), nprocs=args.gpus, join=True,
+                       start_method="spawn")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
 
@@ -66,12 +119,19 @@ def main(argv=None):
     device = cli.resolve_device(args.device)
     overrides = parse_overrides(args.overrides)
     benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
-    tracker = load_tracker(args.ckpt, overrides, device, tracker=args.tracker, benchmark=args.benchmark)
+    if args.batch < 1 or args.gpus < 1:
+        raise ValueError("--batch and --gpus must be at least 1")
+    tracker = load_tracker(args.ckpt, overrides, "cpu" if args.gpus > 1 else device, tracker=args.tracker,
+                           benchmark=args.benchmark)
     name = args.name or checkpoint_run_name(args.ckpt) or default_tracker_name(args.ckpt)  # <run>-epoch<E>
+    identity = run_identity(tracker, args.ckpt, overrides)
+    if args.gpus > 1:
+        # each device tracks its shard into the same result folder; the scoring below then finds them all
+        track_shards(args, benchmark, name, identity, device)
     evaluation = evaluate_tracker(args.benchmark, tracker, benchmark, args.out, name, bench_name=args.bench_name,
                                   progress=not args.no_progress, max_sequences=args.max_sequences,
-                                  repetitions=args.repetitions, identity=run_identity(tracker, args.ckpt, overrides),
-                                  overwrite=args.overwrite)
+                                  repetitions=args.repetitions, identity=identity, overwrite=args.overwrite and
+                                  args.gpus == 1, batch=args.batch)
     run = evaluation.run
     print(f"{name} on {evaluation.bench_name}: tracked {len(run.tracked)} sequence(s)"
           + (f", {len(run.skipped)} already done (resumed)" if run.skipped else "")

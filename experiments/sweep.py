@@ -27,7 +27,6 @@ import argparse
 import csv
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -346,7 +345,7 @@ class TrialTrackers:
 
 
 def run_trial(trial: Trial, make_tracker, benchmark, kind: str, out_dir: Path, bench_name: str | None,
-              progress: bool) -> Trial:
+              progress: bool, batch: int = 1) -> Trial:
     """Track and score one trial (results and reports under ``out_dir``); fills ``trial.scores``."""
     from tracking.evaluation.identity import run_identity
     from tracking.evaluation.runner import evaluate_tracker
@@ -355,7 +354,7 @@ def run_trial(trial: Trial, make_tracker, benchmark, kind: str, out_dir: Path, b
     # resumed only for the same checkpoint contents, tracker and parameters
     identity = run_identity(tracker, checkpoint, split_parameters(trial.parameters)[0])
     evaluation = evaluate_tracker(kind, tracker, benchmark, out_dir, trial.name, bench_name=bench_name,
-                                  progress=progress, identity=identity)
+                                  progress=progress, identity=identity, batch=batch)
     trial.scores = evaluation.scores
     return trial
 
@@ -486,7 +485,7 @@ def write_outputs(spec: SweepSpec, trials: list[Trial], out_dir: Path) -> dict[s
 
 def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
               seed: int = 0, bench_name: str | None = None, wandb_mode: str | None = "offline",
-              project: str = "siamese-tracking-sweeps", progress: bool = True) -> list[Trial]:
+              project: str = "siamese-tracking-sweeps", progress: bool = True, batch: int = 1) -> list[Trial]:
     """Run the YAML's grid / random search here; each trial logged as a W&B run in ``wandb_mode`` (None: no run)."""
     from tqdm.auto import tqdm
 
@@ -498,7 +497,7 @@ def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
     for index, parameters in enumerate(bar):
         trial = Trial(index, trial_name(index, parameters), parameters)
         bar.set_postfix_str(", ".join(f"{k}={_format_value(v)}" for k, v in parameters.items()))
-        run_trial(trial, make_tracker, benchmark, kind, out_dir, bench_name, progress=False)
+        run_trial(trial, make_tracker, benchmark, kind, out_dir, bench_name, progress=False, batch=batch)
         check_metric(spec, trial, kind)
         if wandb_mode is not None:
             _log_run(spec, trial, out_dir, project, wandb_mode)
@@ -508,7 +507,7 @@ def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
 
 
 def run_wandb(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
-              bench_name: str | None = None, project: str = "siamese-tracking-sweeps") -> list[Trial]:
+              bench_name: str | None = None, project: str = "siamese-tracking-sweeps", batch: int = 1) -> list[Trial]:
     """``wandb.sweep`` + ``wandb.agent``: the W&B server proposes each trial's parameters."""
     import wandb
 
@@ -520,7 +519,7 @@ def run_wandb(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
             parameters = {name: run.config[name] for name in spec.parameters if name in run.config}
             index = len(trials)
             trial = Trial(index, trial_name(index, parameters), parameters)
-            run_trial(trial, make_tracker, benchmark, kind, out_dir, bench_name, progress=True)
+            run_trial(trial, make_tracker, benchmark, kind, out_dir, bench_name, progress=True, batch=batch)
             check_metric(spec, trial, kind)
             run.log(trial.scores)
             trials.append(trial)
@@ -563,6 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--local", action="store_true", help="run the search locally even when W&B is configured")
     parser.add_argument("--no-wandb", action="store_true", help="offline: do not log the trials as W&B runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="sequences of a trial tracked in lockstep (trackers with a batched step)")
     return parser
 
 
@@ -618,10 +619,12 @@ def main(argv=None) -> list[Trial]:
           + ("W&B sweep (wandb.sweep + wandb.agent)" if online else
              f"local search, trials logged as {trial_mode} W&B runs" if trial_mode else "local search"))
     if online:
-        trials = run_wandb(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, project=args.project)
+        trials = run_wandb(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, project=args.project,
+                           batch=args.batch)
     else:
         trials = run_local(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, args.seed,
-                           wandb_mode=trial_mode, project=args.project, progress=not args.no_progress)
+                           wandb_mode=trial_mode, project=args.project, progress=not args.no_progress,
+                           batch=args.batch)
     if not trials:
         raise SystemExit("no trial ran")
     files = write_outputs(spec, trials, out_dir)

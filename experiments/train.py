@@ -371,7 +371,8 @@ class SuiteCLI(LightningCLI):
             callbacks.append(BenchmarkEvaluation(evaluation.benchmark, root, every_n_epochs=evaluation.every_n_epochs,
                                                  max_sequences=evaluation.max_sequences,
                                                  out_dir=out_dir / "benchmark_eval", tracker=evaluation.tracker,
-                                                 tracker_overrides=evaluation.tracker_params))
+                                                 tracker_overrides=evaluation.tracker_params,
+                                                 batch=evaluation.batch))
         max_epochs = trainer_config.max_epochs
         if max_epochs is None:  # the schedule's length
             max_epochs = self.model.optim.epochs

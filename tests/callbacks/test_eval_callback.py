@@ -284,13 +284,14 @@ class RecordRank(pl.Callback):
     def on_train_end(self, trainer, pl_module):
         evaluation = next(c for c in trainer.callbacks if isinstance(c, BenchmarkEvaluation))
         record = {"auc": float(trainer.callback_metrics["eval/otb/success_auc"]), "built": pl_module.built,
-                  "history": len(evaluation.history)}
+                  "history": len(evaluation.history),
+                  "file_auc": evaluation.history[0]["scores"]["success_auc"] if evaluation.history else None}
         torch.save(record, f"{self.directory}/rank{trainer.global_rank}.pt")
 
 
 @pytest.mark.timeout(300)
-def test_callback_under_ddp_rank_zero_evaluates_every_rank_logs(tiny_otb, tmp_path):
-    callback = BenchmarkEvaluation("otb", tiny_otb, max_sequences=2, out_dir=tmp_path / "ev", progress=False,
+def test_callback_under_ddp_every_rank_tracks_its_shard_and_logs_the_merged_scores(tiny_otb, tmp_path):
+    callback = BenchmarkEvaluation("otb", tiny_otb, max_sequences=3, out_dir=tmp_path / "ev", progress=False,
                                    log_plot=False)
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", max_epochs=1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -298,5 +299,9 @@ def test_callback_under_ddp_rank_zero_evaluates_every_rank_logs(tiny_otb, tmp_pa
     trainer.fit(TinyTrackingModule(), _loader())
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     assert ranks[0]["auc"] == ranks[1]["auc"]
-    assert [r["built"] for r in ranks] == [1, 0] and [r["history"] for r in ranks] == [1, 0]
-    assert len(list((tmp_path / "ev").iterdir())) == 1
+    # both ranks tracked (their shards); rank 0 scored the whole folder: the torchmetrics merge of the ranks'
+    # sequences equals the offline scoring of every result file
+    assert [r["built"] for r in ranks] == [1, 1] and [r["history"] for r in ranks] == [1, 0]
+    assert ranks[0]["auc"] == pytest.approx(ranks[0]["file_auc"], abs=1e-6)  # logged as float32
+    [folder] = list((tmp_path / "ev").iterdir())
+    assert sorted(p.name for p in (folder / "results" / "OTB" / "Tiny").glob("S*.txt")) == ["S0.txt", "S1.txt", "S2.txt"]

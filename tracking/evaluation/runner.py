@@ -30,7 +30,7 @@ from tracking.benchmarks.base import Benchmark, Sequence
 from tracking.boxes import is_valid_xywh, polygon_to_xywh
 from tracking.errors import DataError
 from tracking.evaluation.identity import claim_result_folder, default_identity
-from tracking.tracker import Tracker, track_frames
+from tracking.tracker import Tracker
 
 OPE_LAYOUT, GOT10K_LAYOUT = "otb", "got10k"
 VOT_EXPERIMENT = "baseline"
@@ -127,35 +127,126 @@ def _checked_init_box(benchmark: Benchmark, sequence: Sequence) -> np.ndarray:
     return box
 
 
+# --- per-sequence steps, driven one sequence at a time or several in lockstep ----------------------------------------
+# A sequence's protocol (one-pass, or VOT's supervised re-initialisations) is a generator: it yields requests
+# ("init", image, box) / ("update", image, None) and receives (box, seconds) for each. One piece of code per protocol
+# serves both drivers: ``drive`` (one tracker, one sequence) and ``drive_batched`` (a batched tracker advancing up to
+# its capacity of sequences with one network call per frame step).
+
+def ope_steps(sequence: Sequence, init_box: np.ndarray):
+    """One-pass evaluation of ``sequence`` from ``init_box``; returns (boxes (N, 4), seconds (N,))."""
+    boxes, times = [], []
+    for index, image in enumerate(sequence.images()):
+        if index == 0:
+            _, seconds = yield ("init", image, np.asarray(init_box, dtype=np.float64))
+            box = np.asarray(init_box, dtype=np.float64)
+        else:
+            box, seconds = yield ("update", image, None)
+        boxes.append(np.asarray(box, dtype=np.float64).reshape(4))
+        times.append(seconds)
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(times, dtype=np.float64)
+
+
+def drive(steps, tracker: Tracker):
+    """Run one sequence's ``steps`` with ``tracker``; returns what the steps return."""
+    try:
+        request = next(steps)
+        while True:
+            kind, image, box = request
+            start = time.perf_counter()
+            if kind == "init":
+                tracker.init(image, box)
+                result = box
+            else:
+                result = np.asarray(tracker.update(image), dtype=np.float64)
+            request = steps.send((result, time.perf_counter() - start))
+    except StopIteration as done:
+        return done.value
+
+
+def drive_batched(jobs, tracker, on_done) -> None:
+    """Advance several sequences in lockstep on a batched tracker (``tracker.capacity`` slots, ``init_slot(slot,
+    image, box)``, ``update_slots(slots, images) -> boxes``): each frame step makes one ``update_slots`` call for
+    every slot waiting for an update. ``jobs`` yields ``(key, steps)``; a sequence that ends frees its slot for
+    the next job and ``on_done(key, result)`` receives what its steps returned. The time of a batched step is
+    shared equally by the sequences in it."""
+    jobs = iter(jobs)
+    active: dict[int, list] = {}  # slot -> [key, steps, pending request]
+    free = list(range(tracker.capacity))
+
+    def advance(slot: int, value) -> None:
+        key, steps, _ = active[slot]
+        try:
+            active[slot][2] = steps.send(value) if value is not None else next(steps)
+        except StopIteration as done:
+            del active[slot]
+            free.append(slot)
+            on_done(key, done.value)
+            fill()
+
+    def fill() -> None:
+        while free:
+            job = next(jobs, None)
+            if job is None:
+                return
+            slot = free.pop(0)
+            active[slot] = [job[0], job[1], None]
+            advance(slot, None)
+
+    fill()
+    while active:
+        for slot in [s for s, entry in active.items() if entry[2][0] == "init"]:
+            _, image, box = active[slot][2]
+            start = time.perf_counter()
+            tracker.init_slot(slot, image, box)
+            advance(slot, (box, time.perf_counter() - start))
+        waiting = sorted(s for s, entry in active.items() if entry[2][0] == "update")
+        if not waiting:
+            continue
+        start = time.perf_counter()
+        boxes = tracker.update_slots(waiting, [active[s][2][1] for s in waiting])
+        share = (time.perf_counter() - start) / len(waiting)
+        for slot, box in zip(waiting, boxes):
+            advance(slot, (np.asarray(box, dtype=np.float64), share))
+
+
+def batched_version(tracker: Tracker, batch: int):
+    """``tracker.batched(batch)`` when the tracker has a batched step and ``batch`` > 1, else None (with a note
+    when batching was asked for: such trackers, e.g. ones that change their network per sequence, track one
+    sequence at a time)."""
+    if batch <= 1:
+        return None
+    if not hasattr(tracker, "batched"):
+        print(f"note: {getattr(tracker, 'name', type(tracker).__name__)} has no batched step: tracking one sequence "
+              f"at a time (batch {batch} ignored)")
+        return None
+    return tracker.batched(batch)
+
+
 def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
             progress: bool = True, max_sequences: int | None = None, layout: str | None = None,
-            identity: dict | None = None, overwrite: bool = False) -> RunSummary:
+            identity: dict | None = None, overwrite: bool = False, batch: int = 1,
+            names: list[str] | None = None) -> RunSummary:
     """Track every sequence from its first ground-truth box; write got10k's OTB (or GOT-10k) result layout.
 
     ``layout`` is ``"otb"`` (also LaSOT and UAV123) or ``"got10k"``; by default GOT-10k benchmarks get the latter.
     Sequences whose result file exists are skipped when the folder's identity is ``identity`` (default:
     :func:`~tracking.evaluation.identity.default_identity` of the tracker), see
-    :func:`~tracking.evaluation.identity.claim_result_folder`; ``max_sequences`` limits the run to the first N.
+    :func:`~tracking.evaluation.identity.claim_result_folder`; ``max_sequences`` limits the run to the first N,
+    ``names`` to a subset (a device's shard). ``batch`` > 1 tracks that many sequences in lockstep when the
+    tracker has a batched step (same boxes as one at a time).
     """
     layout = layout or infer_layout(benchmark, bench_name)
     result_dir = Path(results_root) / bench_name / tracker_name
     claim_result_folder(result_dir, identity or default_identity(tracker), overwrite=overwrite)
     summary = RunSummary(result_dir=result_dir)
-    names = _selected_names(benchmark, max_sequences)
-    bar = tqdm(names, desc=f"{tracker_name} on {bench_name}", unit="seq", disable=not progress, dynamic_ncols=True)
-    for name in bar:
+    names = _selected_names(benchmark, max_sequences) if names is None else list(names)
+    bar = tqdm(total=len(names), desc=f"{tracker_name} on {bench_name}", unit="seq", disable=not progress,
+               dynamic_ncols=True)
+
+    def write(name: str, result) -> None:
+        boxes, times = result
         record_file, time_file = ope_result_files(result_dir, name, layout)
-        if record_file.exists():
-            summary.skipped.append(name)
-            continue
-        bar.set_postfix_str(name)
-        sequence = benchmark[name]
-        init_box = _checked_init_box(benchmark, sequence)
-        frames = tqdm(sequence.images(), total=len(sequence), desc=name, unit="frame", leave=False,
-                      disable=not progress, dynamic_ncols=True)
-        boxes, times = track_frames(tracker, frames, init_box)
-        if len(boxes) != len(sequence):
-            raise RuntimeError(f"{name}: tracked {len(boxes)} frames of {len(sequence)}")
         if layout == GOT10K_LAYOUT:
             time_text = _merge_time_column(time_file, [f"{t:.8f}" for t in times], repetition=1) + "\n"
         else:
@@ -165,7 +256,34 @@ def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
         summary.tracked.append(name)
         summary.frames += len(boxes)
         summary.seconds += float(times.sum())
+        bar.update()
+
+    def jobs():
+        for name in names:
+            if ope_result_files(result_dir, name, layout)[0].exists():
+                summary.skipped.append(name)
+                bar.update()
+                continue
+            bar.set_postfix_str(name)
+            sequence = benchmark[name]
+            yield name, _counted(ope_steps(sequence, _checked_init_box(benchmark, sequence)), name, len(sequence))
+
+    batched = batched_version(tracker, batch)
+    if batched is not None:
+        drive_batched(jobs(), batched, write)
+    else:
+        for name, steps in jobs():
+            write(name, drive(steps, tracker))
+    bar.close()
     return summary
+
+
+def _counted(steps, name: str, length: int):
+    """``steps`` with a check that every frame was tracked."""
+    boxes, times = yield from steps
+    if len(boxes) != length:
+        raise RuntimeError(f"{name}: tracked {len(boxes)} frames of {length}")
+    return boxes, times
 
 
 # --- VOT supervised experiment ------------------------------------------------------------------------------------
@@ -181,9 +299,9 @@ def _polygon_iou(ground_truth: np.ndarray, box: np.ndarray, bound) -> float:
     return float(poly_iou([ground_truth], [box], bound=bound)[0])
 
 
-def track_supervised(tracker: Tracker, sequence: Sequence, skip_after_failure: int | None = None,
-                     progress: bool = False) -> tuple[list, np.ndarray]:
-    """One run of VOT's supervised experiment, as got10k's ``ExperimentVOT.run_supervised``.
+def supervised_steps(sequence: Sequence, skip_after_failure: int | None = None):
+    """One run of VOT's supervised experiment, as got10k's ``ExperimentVOT.run_supervised`` (steps, see
+    :func:`drive`).
 
     Frame 0: init with the ground truth's box, record ``[1]``. Then each frame: ``update``; an IoU with the ground
     truth (polygons clipped to the image) of 0 is a failure, recorded ``[2]``; the next ``skip_after_failure - 1``
@@ -198,9 +316,7 @@ def track_supervised(tracker: Tracker, sequence: Sequence, skip_after_failure: i
     record: list[np.ndarray] = []
     times = np.full(len(sequence), np.nan)
     next_start = 0
-    indices = tqdm(range(len(sequence)), desc=sequence.name, unit="frame", leave=False, disable=not progress,
-                   dynamic_ncols=True)
-    for index in indices:
+    for index in range(len(sequence)):
         if index < next_start:
             record.append(np.array([0.0]))
             continue
@@ -210,14 +326,12 @@ def track_supervised(tracker: Tracker, sequence: Sequence, skip_after_failure: i
             record.append(np.array([0.0]))
             continue
         image = sequence.image(index)
-        start = time.perf_counter()
         if index == next_start:
-            tracker.init(image, init_box)
-            times[index] = time.perf_counter() - start
+            _, times[index] = yield ("init", image, init_box)
             record.append(np.array([1.0]))
             continue
-        box = np.asarray(tracker.update(image), dtype=np.float64).reshape(4)
-        times[index] = time.perf_counter() - start
+        box, times[index] = yield ("update", image, None)
+        box = np.asarray(box, dtype=np.float64).reshape(4)
         height, width = image.shape[:2]
         if _polygon_iou(ground_truth[index], box, bound=(width, height)) <= 0.0:
             record.append(np.array([2.0]))
@@ -225,6 +339,12 @@ def track_supervised(tracker: Tracker, sequence: Sequence, skip_after_failure: i
         else:
             record.append(box)
     return record, times
+
+
+def track_supervised(tracker: Tracker, sequence: Sequence, skip_after_failure: int | None = None,
+                     progress: bool = False) -> tuple[list, np.ndarray]:
+    """VOT's supervised experiment on one sequence with ``tracker`` (see :func:`supervised_steps`)."""
+    return drive(supervised_steps(sequence, skip_after_failure), tracker)
 
 
 def format_vot_record(record) -> str:
@@ -238,11 +358,13 @@ def format_vot_record(record) -> str:
 
 def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
                        repetitions: int = 1, progress: bool = True, max_sequences: int | None = None,
-                       identity: dict | None = None, overwrite: bool = False) -> RunSummary:
+                       identity: dict | None = None, overwrite: bool = False, batch: int = 1,
+                       names: list[str] | None = None) -> RunSummary:
     """VOT's supervised (baseline) experiment over a benchmark, ``repetitions`` runs per sequence.
 
     Writes ``<results_root>/<bench_name>/<tracker_name>/baseline/<seq>/<seq>_00r.txt`` and ``<seq>_time.txt``;
-    resumes as :func:`run_ope` (``identity.json`` in ``<tracker_name>/``).
+    resumes as :func:`run_ope` (``identity.json`` in ``<tracker_name>/``). ``batch`` > 1: sequences in lockstep
+    on a batched tracker, each slot re-initialised on its own after a failure.
     """
     if repetitions < 1:
         raise ValueError(f"repetitions must be >= 1, got {repetitions}")
@@ -250,26 +372,44 @@ def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tra
                         overwrite=overwrite)
     result_dir = Path(results_root) / bench_name / tracker_name / VOT_EXPERIMENT
     summary = RunSummary(result_dir=result_dir)
-    names = _selected_names(benchmark, max_sequences)
-    bar = tqdm(names, desc=f"{tracker_name} on {bench_name} (supervised)", unit="seq", disable=not progress,
-               dynamic_ncols=True)
-    for name in bar:
-        bar.set_postfix_str(name)
-        sequence = None
-        for repetition in range(1, repetitions + 1):
-            record_file, time_file = vot_result_files(result_dir, name, repetition)
-            if record_file.exists():
-                continue
-            if sequence is None:
-                sequence = benchmark[name]
-            _checked_init_box(benchmark, sequence)
-            record, times = track_supervised(tracker, sequence, progress=progress)
-            column = [f"{t:.4f}".replace("nan", "NaN") for t in times]
-            atomic_write_text(time_file, _merge_time_column(time_file, column, repetition))
-            atomic_write_text(record_file, format_vot_record(record))
-            summary.frames += int(np.isfinite(times).sum())
-            summary.seconds += float(np.nansum(times))
-        (summary.tracked if sequence is not None else summary.skipped).append(name)
+    names = _selected_names(benchmark, max_sequences) if names is None else list(names)
+    bar = tqdm(total=len(names), desc=f"{tracker_name} on {bench_name} (supervised)", unit="seq",
+               disable=not progress, dynamic_ncols=True)
+    tracked: set[str] = set()
+
+    def write(key, result) -> None:
+        name, repetition = key
+        record, times = result
+        record_file, time_file = vot_result_files(result_dir, name, repetition)
+        column = [f"{t:.4f}".replace("nan", "NaN") for t in times]
+        atomic_write_text(time_file, _merge_time_column(time_file, column, repetition))
+        atomic_write_text(record_file, format_vot_record(record))
+        summary.frames += int(np.isfinite(times).sum())
+        summary.seconds += float(np.nansum(times))
+
+    def jobs():
+        for name in names:
+            bar.set_postfix_str(name)
+            sequence = None
+            for repetition in range(1, repetitions + 1):
+                if vot_result_files(result_dir, name, repetition)[0].exists():
+                    continue
+                if sequence is None:
+                    sequence = benchmark[name]
+                    _checked_init_box(benchmark, sequence)
+                tracked.add(name)
+                yield (name, repetition), supervised_steps(sequence)
+            bar.update()
+
+    batched = batched_version(tracker, batch)
+    if batched is not None:
+        drive_batched(jobs(), batched, write)
+    else:
+        for key, steps in jobs():
+            write(key, drive(steps, tracker))
+    bar.close()
+    summary.tracked = [name for name in names if name in tracked]
+    summary.skipped = [name for name in names if name not in tracked]
     return summary
 
 
@@ -380,7 +520,8 @@ def write_run_reports(report, reports_root, bench_name: str) -> list[Path]:
 
 def evaluate_tracker(kind: str, tracker: Tracker, benchmark: Benchmark, out_dir, tracker_name: str,
                      bench_name: str | None = None, progress: bool = True, max_sequences: int | None = None,
-                     repetitions: int = 1, identity: dict | None = None, overwrite: bool = False) -> Evaluation:
+                     repetitions: int = 1, identity: dict | None = None, overwrite: bool = False,
+                     batch: int = 1) -> Evaluation:
     """Track (resumably), score and report: the whole of ``make eval-<kind>``.
 
     Results go to ``<out_dir>/results/<bench>/<tracker_name>/`` and reports to
@@ -388,6 +529,7 @@ def evaluate_tracker(kind: str, tracker: Tracker, benchmark: Benchmark, out_dir,
     ``precision_plot.png``). VOT runs the supervised experiment, the others one-pass evaluation. Existing results
     are resumed only when they have the same ``identity`` (:func:`tracking.evaluation.identity.run_identity`:
     tracker name, resolved parameters, checkpoint hash); ``overwrite`` deletes this name's results and reports first.
+    ``batch`` > 1 tracks that many sequences in lockstep on a tracker with a batched step (the same boxes).
     """
     kind = _normalized_kind(kind)
     bench_name = bench_name or default_bench_name(kind, benchmark)
@@ -398,10 +540,10 @@ def evaluate_tracker(kind: str, tracker: Tracker, benchmark: Benchmark, out_dir,
     if kind == "vot":
         run = run_vot_supervised(tracker, benchmark, results_root, tracker_name, bench_name,
                                  repetitions=repetitions, progress=progress, max_sequences=max_sequences,
-                                 identity=identity, overwrite=overwrite)
+                                 identity=identity, overwrite=overwrite, batch=batch)
     else:
         run = run_ope(tracker, benchmark, results_root, tracker_name, bench_name, progress=progress,
-                      max_sequences=max_sequences, identity=identity, overwrite=overwrite)
+                      max_sequences=max_sequences, identity=identity, overwrite=overwrite, batch=batch)
     names = _selected_names(benchmark, max_sequences)
     sequences = [benchmark[name] for name in names] if max_sequences is not None else benchmark
     result_dir = run.result_dir.parent if kind == "vot" else run.result_dir
