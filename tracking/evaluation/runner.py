@@ -216,11 +216,11 @@ def batched_version(tracker: Tracker, batch: int):
     sequence at a time)."""
     if batch <= 1:
         return None
-    if not hasattr(tracker, "batched"):
+    batched = tracker.batched(batch) if hasattr(tracker, "batched") else None
+    if batched is None:
         print(f"note: {getattr(tracker, 'name', type(tracker).__name__)} has no batched step: tracking one sequence "
               f"at a time (batch {batch} ignored)")
-        return None
-    return tracker.batched(batch)
+    return batched
 
 
 def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
