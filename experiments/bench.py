@@ -8,7 +8,8 @@ Each config (``experiments/configs/<paper>/<variant>.yaml``) is built as ``exper
 random weights (nothing is downloaded; speed does not depend on them). Tracker FPS: each of the model's trackers
 (``--trackers``, default its main one), batch 1, on a synthetic 480x640 sequence, end to end per frame (search
 crop, network, decoding); the template is set once and ``--warmup`` frames run before the clock starts.
-Training throughput: pairs per second of the module's own ``training_step`` run by a Lightning ``Trainer``
+With ``--batches 8 32`` (the default) also the frames per second of that many sequences tracked in lockstep
+(one network call per frame step; ``make eval-* BATCH=N``). Training throughput: pairs per second of the module's own ``training_step`` run by a Lightning ``Trainer``
 (forward, losses, backward, gradient clipping, SGD step) on random batches of the model's training crop sizes,
 with the backbone in its fine-tuning state where the config fine-tunes it (the slower part of the schedule).
 On a GPU the network runs under bf16 autocast unless ``--precision fp32``.
@@ -19,7 +20,7 @@ import argparse
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from experiments import cli
@@ -38,6 +39,7 @@ class BenchResult:
     train_pairs_per_s: float
     batch_size: int
     train_steps: int
+    batched_fps: dict = field(default_factory=dict)  # sequences in lockstep -> frames/s over all of them
 
 
 def device_description(device) -> str:
@@ -87,6 +89,29 @@ def bench_tracker(tracker, device, autocast_dtype, frames, box, warmup: int) -> 
         tracker.update(image)  # returns a numpy box: the GPU has finished the frame
     _synchronize(device)
     return time.perf_counter() - start, len(timed)
+
+
+def bench_lockstep(tracker, batch: int, device, autocast_dtype, frames, box, steps: int, warmup: int) -> float:
+    """Frames per second of ``batch`` sequences tracked in lockstep (``tracker.batched``: one network call per
+    frame step), NaN when the tracker has no batched step."""
+    batched = tracker.batched(batch) if hasattr(tracker, "batched") else None
+    if batched is None:
+        return float("nan")
+    for slot in batched.slots if hasattr(batched, "slots") else []:
+        if autocast_dtype is not None and hasattr(slot, "autocast_dtype"):
+            slot.autocast_dtype = autocast_dtype
+    slots = list(range(batch))
+    for slot in slots:
+        batched.init_slot(slot, frames[0], box)
+    images = frames[1:]
+    for step in range(warmup):
+        batched.update_slots(slots, [images[step % len(images)]] * batch)
+    _synchronize(device)
+    start = time.perf_counter()
+    for step in range(steps):
+        batched.update_slots(slots, [images[(warmup + step) % len(images)]] * batch)
+    _synchronize(device)
+    return batch * steps / (time.perf_counter() - start)
 
 
 def random_batch(crops: dict, batch_size: int, generator):
@@ -156,9 +181,13 @@ def bench_training(module, callbacks, device, precision: str, batch_size: int, s
 def format_results(results: list[BenchResult]) -> str:
     from tracking.evaluation.report import format_table
 
-    rows = [{"Model": r.model, "Tracker": r.tracker, "Params (M)": r.parameters_m, "Tracker FPS": r.tracker_fps,
-             "ms/frame": r.ms_per_frame, "Train pairs/s": r.train_pairs_per_s, "Batch": r.batch_size}
-            for r in results]
+    rows = []
+    for r in results:
+        row = {"Model": r.model, "Tracker": r.tracker, "Params (M)": r.parameters_m, "Tracker FPS": r.tracker_fps,
+               "ms/frame": r.ms_per_frame}
+        row.update({f"frames/s B={batch}": fps for batch, fps in r.batched_fps.items() if batch != 1})
+        row.update({"Train pairs/s": r.train_pairs_per_s, "Batch": r.batch_size})
+        rows.append(row)
     return format_table(rows)
 
 
@@ -177,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="training pairs per step (default cuda 28 as the reference's per-GPU batch, cpu 4)")
     parser.add_argument("--train-steps", type=int, default=None, help="timed training steps (default cuda 20, cpu 2)")
+    parser.add_argument("--batches", type=int, nargs="*", default=[8, 32],
+                        help="also frames/s with this many sequences in lockstep (trackers with a batched step; "
+                             "default 8 32; none: --batches)")
+    parser.add_argument("--batch-steps", type=int, default=None,
+                        help="timed lockstep frame steps per batch size (default cuda 50, cpu 3)")
     parser.add_argument("--no-train", action="store_true", help="tracker FPS only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN pick the fastest kernels")
@@ -203,6 +237,7 @@ def main(argv=None) -> list[BenchResult]:
     warmup = args.warmup if args.warmup is not None else (20 if on_gpu else 3)
     batch_size = args.batch_size or (28 if on_gpu else 4)
     train_steps = args.train_steps or (20 if on_gpu else 2)
+    batch_steps = args.batch_steps or (50 if on_gpu else 3)
     if frames_count < 1 or warmup < 0 or batch_size < 1 or train_steps < 1:
         raise SystemExit("--frames, --batch-size and --train-steps must be positive, --warmup non-negative")
     torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
@@ -222,8 +257,12 @@ def main(argv=None) -> list[BenchResult]:
                 pairs_per_s = bench_training(module, built.config_init.trainer.callbacks or [], device, precision,
                                              batch_size, train_steps, min(warmup, 3))
                 module.eval()
+            batched_fps = {1: timed / seconds}
+            for batch in args.batches:
+                batched_fps[batch] = bench_lockstep(module.build_tracker(tracker_name), batch, device,
+                                                    autocast_dtype, frames, box, batch_steps, min(warmup, 1))
             result = BenchResult(name, tracker_name, parameters, timed / seconds, 1000 * seconds / timed, timed,
-                                 pairs_per_s, batch_size, train_steps)
+                                 pairs_per_s, batch_size, train_steps, batched_fps)
             tqdm.write(f"{name} ({tracker_name}): {result.tracker_fps:.1f} FPS tracking, {pairs_per_s:.1f} "
                        f"training pairs/s")
             results.append(result)

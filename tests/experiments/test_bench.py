@@ -13,7 +13,8 @@ from experiments import bench
 def test_bench_demo_model_prints_positive_fps(tmp_path, capsys):
     out = tmp_path / "bench.json"
     results = bench.main(["--configs", "siamrpnpp/demo", "--device", "cpu", "--frames", "3", "--warmup", "1",
-                          "--batch-size", "2", "--train-steps", "1", "--json", str(out)])
+                          "--batch-size", "2", "--train-steps", "1", "--batches", "2", "--batch-steps", "1",
+                          "--json", str(out)])
     printed = capsys.readouterr().out
     assert "device: cpu" in printed
     [result] = results
@@ -26,6 +27,8 @@ def test_bench_demo_model_prints_positive_fps(tmp_path, capsys):
     assert row[0] == "siamrpnpp/demo" and row[1] == "siamrpn"
     assert float(row[3]) == pytest.approx(result.tracker_fps, abs=1e-3) and float(row[3]) > 0
     assert float(row[2]) == pytest.approx(result.parameters_m, abs=1e-3)
+    assert set(result.batched_fps) == {1, 2} and result.batched_fps[2] > 0  # two sequences in lockstep
+    assert "frames/s B=2" in table[0]
     saved = json.loads(out.read_text())
     assert saved["precision"] == "fp32" and saved["results"][0]["tracker_fps"] == result.tracker_fps
 
