@@ -507,8 +507,11 @@ def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
 
 
 def run_wandb(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
-              bench_name: str | None = None, project: str = "siamese-tracking-sweeps", batch: int = 1) -> list[Trial]:
-    """``wandb.sweep`` + ``wandb.agent``: the W&B server proposes each trial's parameters."""
+              bench_name: str | None = None, project: str = "siamese-tracking-sweeps", batch: int = 1,
+              sweep_id: str | None = None) -> list[Trial]:
+    """``wandb.sweep`` + ``wandb.agent``: the W&B server proposes each trial's parameters. With ``sweep_id`` this
+    process joins an existing sweep (another machine's ``make sweep`` printed its id): several agents, on several
+    machines, share one sweep's trials."""
     import wandb
 
     trials: list[Trial] = []
@@ -527,8 +530,11 @@ def run_wandb(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path
         finally:
             run.finish()
 
-    sweep_id = wandb.sweep(dict(spec.config), project=spec.config.get("project", project))
-    wandb.agent(sweep_id, function=one_trial, count=count or spec.run_cap)
+    if sweep_id is None:
+        sweep_id = wandb.sweep(dict(spec.config), project=spec.config.get("project", project))
+        print(f"W&B sweep {sweep_id}: more agents join it with --sweep-id {sweep_id} (make sweep EXTRA=...)")
+    wandb.agent(sweep_id, function=one_trial, count=count or spec.run_cap,
+                project=spec.config.get("project", project))
     return trials
 
 
@@ -562,6 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--local", action="store_true", help="run the search locally even when W&B is configured")
     parser.add_argument("--no-wandb", action="store_true", help="offline: do not log the trials as W&B runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--sweep-id", default=None,
+                        help="join this existing W&B sweep as one more agent instead of registering a new one")
     parser.add_argument("--batch", type=int, default=1,
                         help="sequences of a trial tracked in lockstep (trackers with a batched step)")
     return parser
@@ -620,7 +628,7 @@ def main(argv=None) -> list[Trial]:
              f"local search, trials logged as {trial_mode} W&B runs" if trial_mode else "local search"))
     if online:
         trials = run_wandb(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, project=args.project,
-                           batch=args.batch)
+                           batch=args.batch, sweep_id=args.sweep_id)
     else:
         trials = run_local(spec, make_tracker, benchmark, args.benchmark, out_dir, args.count, args.seed,
                            wandb_mode=trial_mode, project=args.project, progress=not args.no_progress,

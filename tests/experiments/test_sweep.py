@@ -192,6 +192,11 @@ def test_with_wandb_configured_the_sweep_goes_through_wandb_sweep_and_agent(tmp_
     assert calls["finished"] == 2
     assert len(list(csv.DictReader(open(out / "trials.csv")))) == 2
     assert not (out / "wandb").exists()  # no offline runs: W&B itself recorded the trials
+    # a second machine joins the same sweep: no new sweep is registered, its agent pulls from the given id
+    registered = calls["sweep"]
+    sweep.main(["--sweep", str(sweep_file), "--out", str(tmp_path / "second"), "--ckpt", "baseline:ncc", "--data",
+                str(data), "--count", "1", "--device", "cpu", "--no-progress", "--sweep-id", "existing42"])
+    assert calls["sweep"] is registered and calls["agent"] == ("existing42", 1)
 
 
 def test_defaults_come_from_the_demo_beside_the_output_folder(tmp_path):
