@@ -15,3 +15,23 @@ def shared_data(pytestconfig) -> Path:
     if not root.is_dir():
         pytest.skip(f"real sequences not available: {root} does not exist")
     return root
+
+
+@pytest.fixture(scope="module")
+def otb_and_vot(tmp_path_factory):
+    """``make(seed, frames=lambda i: ..., size=...)``: five generated sequences of different lengths (every other
+    one hard) written in OTB and VOT layouts; returns the two benchmarks."""
+
+    def make(seed: int, frames, size=(64, 80)):
+        from tracking.benchmarks import OTB, VOT
+        from tracking.synthetic.video import generate_video
+        from tracking.synthetic.writers import write_otb, write_vot
+
+        root = tmp_path_factory.mktemp(f"otb_vot_{seed}")
+        videos = [generate_video(seed + i, num_frames=frames(i), size=size, name=f"S{i}",
+                                 difficulty="hard" if i % 2 else "easy") for i in range(5)]
+        write_otb(videos, root / "otb")
+        write_vot(videos, root / "vot")
+        return {"otb": OTB(root / "otb"), "vot": VOT(root / "vot")}
+
+    return make

@@ -42,27 +42,16 @@ def _coerce(value, annotation, key: str, where: str):
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise bad
-    if origin is float:
+    if origin in (float, int):
         if isinstance(value, bool):
             raise bad
-        if isinstance(value, (int, float)):
-            return float(value)
+        if isinstance(value, int) or (origin is float and isinstance(value, float)):
+            return origin(value)
+        if origin is int and isinstance(value, float) and value.is_integer():
+            return int(value)
         if isinstance(value, str):  # YAML 1.1 reads 5e-3 as text
             try:
-                return float(value)
-            except ValueError:
-                raise bad from None
-        raise bad
-    if origin is int:
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
+                return origin(value)
             except ValueError:
                 raise bad from None
         raise bad

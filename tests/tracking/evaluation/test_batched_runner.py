@@ -46,17 +46,9 @@ class Batchable:
 
 
 @pytest.fixture(scope="module")
-def benchmarks(tmp_path_factory):
-    from tracking.benchmarks import OTB, VOT
-    from tracking.synthetic.video import generate_video
-    from tracking.synthetic.writers import write_otb, write_vot
-
-    root = tmp_path_factory.mktemp("batched")
-    videos = [generate_video(30 + i, num_frames=12 + 6 * i, size=(64, 80), name=f"S{i}",
-                             difficulty="hard" if i % 2 else "easy") for i in range(5)]
-    write_otb(videos, root / "otb")
-    write_vot(videos, root / "vot")
-    return OTB(root / "otb"), VOT(root / "vot")
+def benchmarks(otb_and_vot):
+    made = otb_and_vot(30, frames=lambda i: 12 + 6 * i)
+    return made["otb"], made["vot"]
 
 
 def _files(folder):

@@ -27,17 +27,8 @@ def tracker():
 
 
 @pytest.fixture(scope="module")
-def benchmarks(tmp_path_factory):
-    from tracking.benchmarks import OTB, VOT
-    from tracking.synthetic.video import generate_video
-    from tracking.synthetic.writers import write_otb, write_vot
-
-    root = tmp_path_factory.mktemp("siamrpn_batched")
-    videos = [generate_video(50 + i, num_frames=6 + 3 * i, size=(96, 128), name=f"S{i}",
-                             difficulty="hard" if i % 2 else "normal") for i in range(5)]
-    write_otb(videos, root / "otb")
-    write_vot(videos, root / "vot")
-    return {"otb": OTB(root / "otb"), "vot": VOT(root / "vot")}
+def benchmarks(otb_and_vot):
+    return otb_and_vot(50, frames=lambda i: 6 + 3 * i, size=(96, 128))
 
 
 def _numbers(folder):
