@@ -18,6 +18,13 @@ filled with the image's per-channel mean (as the tracker pads). We warp with an 
 tracker's integer-aligned ``crop_and_resize`` because that rounds the window to whole pixels, which would move
 the target by up to half a source pixel without the box knowing.
 
+SiamFC's augmentation (siamfc-pytorch ``transforms.py:25-117``: a 255 crop, ``RandomStretch(0.05)``, centre crop
+247, random crop 239, centre crop 127 for the exemplar) is the same warp with three options of ``CropJitter``:
+``same_scale`` (one stretch factor for both axes), ``integer_shift`` (whole-pixel offsets in ``-shift..shift``,
+the 239 random crop's ``randint(0, 9)`` start giving offsets -4..4) and ``random_interpolation`` (one of cv2's
+linear, cubic, area, nearest, Lanczos-4 per crop, as the reference draws for each resize; ``cv2.warpAffine`` runs
+area as linear).
+
 Image-side augmentations (after the crop; gray and blur commute with it), in the reference's order:
 gray (albumentations ``ToGray``), the reference's PCA color jitter (subtracting ``RGB_VAR @ N(0, 1)``, the fixed
 ImageNet eigenbasis pysot uses; albumentations' ``FancyPCA`` computes a per-image basis instead, so it is not
@@ -54,6 +61,16 @@ class CropJitter:
     blur: float = 0.0         # probability of motion blur
     flip: float = 0.0         # probability of a horizontal flip
     color: float = 0.0        # probability of PCA color jitter
+    same_scale: bool = False  # one scale factor for x and y (SiamFC's RandomStretch)
+    integer_shift: bool = False  # offsets in whole pixels, uniform over -shift..shift (SiamFC's RandomCrop)
+    random_interpolation: bool = False  # a random cv2 interpolation per crop (SiamFC), else bilinear
+
+
+# siamfc-pytorch's choices for every resize (transforms.py:28-33, 131-136)
+RANDOM_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_LANCZOS4)
+# source pixels an interpolation reads beyond the sampled point (the rest of the kernel's support)
+_KERNEL_REACH = {cv2.INTER_NEAREST: 0, cv2.INTER_LINEAR: 0, cv2.INTER_AREA: 0, cv2.INTER_CUBIC: 1,
+                 cv2.INTER_LANCZOS4: 3}
 
 
 @dataclass(frozen=True)
@@ -67,17 +84,29 @@ class CropDraw:
     flip: bool
     blur: bool
     color: np.ndarray | None  # (3,) RGB offset to subtract, or None
+    interpolation: int = cv2.INTER_LINEAR
 
 
 def draw_crop(jitter: CropJitter, rng: np.random.Generator) -> CropDraw:
-    """Draw the random parameters of one crop: scale (x, y), offset (x, y), flip, blur, color."""
+    """Draw the random parameters of one crop: scale (x, y), offset (x, y), flip, blur, color, interpolation
+    (the options off draw exactly the same numbers as before they existed)."""
     u = rng.uniform(-1.0, 1.0, size=4)
     flip = bool(jitter.flip and rng.random() < jitter.flip)
     blur = bool(jitter.blur and rng.random() < jitter.blur)
     color = (RGB_VAR @ rng.standard_normal(3).astype(np.float32)) if jitter.color and rng.random() < jitter.color \
         else None
-    return CropDraw(scale_x=1.0 + u[0] * jitter.scale, scale_y=1.0 + u[1] * jitter.scale,
-                    offset_x=u[2] * jitter.shift, offset_y=u[3] * jitter.shift, flip=flip, blur=blur, color=color)
+    interpolation = RANDOM_INTERPOLATIONS[rng.integers(len(RANDOM_INTERPOLATIONS))] \
+        if jitter.random_interpolation else cv2.INTER_LINEAR
+    scale_x = 1.0 + u[0] * jitter.scale
+    scale_y = scale_x if jitter.same_scale else 1.0 + u[1] * jitter.scale
+    if jitter.integer_shift:  # u uniform on [-1, 1): each of the 2 * shift + 1 whole offsets equally likely
+        steps = 2 * int(jitter.shift) + 1
+        offset_x, offset_y = (float(min(np.floor((v + 1) / 2 * steps), steps - 1) - int(jitter.shift))
+                              for v in u[2:])
+    else:
+        offset_x, offset_y = u[2] * jitter.shift, u[3] * jitter.shift
+    return CropDraw(scale_x=scale_x, scale_y=scale_y, offset_x=offset_x, offset_y=offset_y, flip=flip, blur=blur,
+                    color=color, interpolation=int(interpolation))
 
 
 def crop_transform(box, size: int, draw: CropDraw, exemplar_size: int = 127,
@@ -100,16 +129,17 @@ def crop_transform(box, size: int, draw: CropDraw, exemplar_size: int = 127,
     return matrix, np.array([x1, y1, x2, y2], dtype=np.float64)
 
 
-def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Warp ``image`` by ``matrix`` into a ``size x size`` crop, filling outside the image with its mean."""
     height, width = image.shape[:2]
     ax, tx, ay, ty = matrix[0, 0], matrix[0, 2], matrix[1, 1], matrix[1, 2]
-    # source extent sampled by the crop's pixel centers 0 .. size - 1 (plus the bilinear neighbour)
+    # source extent sampled by the crop's pixel centers 0 .. size - 1 (plus the interpolation's neighbours)
     xs = sorted(((0 - tx) / ax, (size - 1 - tx) / ax))
     ys = sorted(((0 - ty) / ay, (size - 1 - ty) / ay))
-    inside = xs[0] >= 0 and ys[0] >= 0 and xs[1] <= width - 1 and ys[1] <= height - 1
+    reach = _KERNEL_REACH.get(interpolation, 3)
+    inside = xs[0] >= reach and ys[0] >= reach and xs[1] <= width - 1 - reach and ys[1] <= height - 1 - reach
     fill = (0.0, 0.0, 0.0) if inside else cv2.mean(image)[:3]
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+    return cv2.warpAffine(image, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=fill)
 
 

@@ -193,7 +193,11 @@ class PairDataModule(pl.LightningDataModule):
         template_blur, search_blur: motion-blur probabilities (0, 0.2); ``blur_kernel`` its size range.
         gray: probability of gray pairs (0 for the ResNet config, up to 0.2); flip: horizontal-flip probability
             of each crop (0); color: probability of PCA color jitter of each crop (1.0).
-        image_format: "bgr255" (reference checkpoints) or "rgb_normalized" (torchvision backbones).
+        image_format: "bgr255" (reference checkpoints), "rgb_normalized" (torchvision backbones) or "rgb255"
+            (SiamFC).
+        same_scale_xy, integer_shift, interpolation: SiamFC's augmentation (siamfc-pytorch ``transforms.py``):
+            one scale factor for both axes (``RandomStretch``), whole-pixel shifts (its random crop), and
+            "random" cv2 interpolations instead of "linear" (see ``datamodules.augment``).
         batch_size: per device. num_workers: data-loader processes per device (persistent).
         seed: everything random derives from it; the same seed gives the same pairs.
         val_pairs: size of the fixed validation set (0 = none); val_fraction: share of videos held out for it.
@@ -207,7 +211,8 @@ class PairDataModule(pl.LightningDataModule):
                  context_amount: float = 0.5, template_shift: float = 4.0, template_scale: float = 0.05,
                  search_shift: float = 64.0, search_scale: float = 0.18, template_blur: float = 0.0,
                  search_blur: float = 0.2, blur_kernel: tuple[int, int] = (5, 45), gray: float = 0.0,
-                 flip: float = 0.0, color: float = 1.0, image_format: str = "bgr255", batch_size: int = 28,
+                 flip: float = 0.0, color: float = 1.0, image_format: str = "bgr255", same_scale_xy: bool = False,
+                 integer_shift: bool = False, interpolation: str = "linear", batch_size: int = 28,
                  num_workers: int = 4, seed: int = 0, val_pairs: int = 1000, val_fraction: float = 0.02,
                  pin_memory: bool = True, prefetch_factor: int = 4, progress: bool = True,
                  multiprocessing_context: str | None = "forkserver"):
@@ -223,7 +228,8 @@ class PairDataModule(pl.LightningDataModule):
             template_shift=template_shift, template_scale=template_scale, template_blur=template_blur,
             template_flip=flip, template_color=color, search_shift=search_shift, search_scale=search_scale,
             search_blur=search_blur, search_flip=flip, search_color=color, gray=gray, negative=negative,
-            blur_kernel=tuple(blur_kernel), image_format=image_format)
+            blur_kernel=tuple(blur_kernel), image_format=image_format, same_scale_xy=same_scale_xy,
+            integer_shift=integer_shift, interpolation=interpolation)
         self.videos_per_epoch = videos_per_epoch
         self.batch_size = batch_size
         self.num_workers = num_workers

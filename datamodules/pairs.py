@@ -31,6 +31,7 @@ from tracking.errors import DataError
 from tracking.network_input import check_image_format, to_network_layout
 
 MAX_ATTEMPTS = 32
+INTERPOLATIONS = ("linear", "random")
 
 
 @dataclass
@@ -63,7 +64,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class PairConfig:
-    """Crop sizes and augmentation, defaults of the ResNet-50 SiamRPN++ (pysot ``siamrpn_r50_l234_dwxcorr``).
+    """Crop sizes and augmentation, defaults of the ResNet-50 SiamRPN++ (pysot ``siamrpn_r50_l234_dwxcorr``);
+    ``same_scale_xy``, ``integer_shift`` and ``interpolation="random"`` give SiamFC's (``datamodules.augment``).
 
     ``negative``: probability of a negative pair (0.2 ResNet, 0.05 AlexNet). ``gray``: probability that both
     crops are made gray. ``context_amount``: SiamFC context. The template size is the exemplar scale: the window
@@ -87,9 +89,14 @@ class PairConfig:
     negative: float = 0.2
     blur_kernel: tuple[int, int] = (5, 45)
     image_format: str = "bgr255"
+    same_scale_xy: bool = False   # SiamFC: one stretch factor for both axes
+    integer_shift: bool = False   # SiamFC: whole-pixel offsets (its random 239 crop of a 247 centre crop)
+    interpolation: str = "linear"  # "random": a cv2 interpolation drawn per crop, as SiamFC draws them
 
     def __post_init__(self):
         check_image_format(self.image_format)
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
         for name in ("template_blur", "template_flip", "template_color", "search_blur", "search_flip",
                      "search_color", "gray", "negative"):
             value = getattr(self, name)
@@ -99,12 +106,17 @@ class PairConfig:
     @property
     def template_jitter(self) -> CropJitter:
         return CropJitter(self.template_size, self.template_shift, self.template_scale, self.template_blur,
-                          self.template_flip, self.template_color)
+                          self.template_flip, self.template_color, **self._siamfc_options)
 
     @property
     def search_jitter(self) -> CropJitter:
         return CropJitter(self.search_size, self.search_shift, self.search_scale, self.search_blur,
-                          self.search_flip, self.search_color)
+                          self.search_flip, self.search_color, **self._siamfc_options)
+
+    @property
+    def _siamfc_options(self) -> dict:
+        return {"same_scale": self.same_scale_xy, "integer_shift": self.integer_shift,
+                "random_interpolation": self.interpolation == "random"}
 
 
 @dataclass
@@ -241,7 +253,7 @@ class PairDataset(Dataset):
 
     def _crop(self, image, frame_box, size, draw, gray, rng):
         matrix, box = crop_transform(frame_box, size, draw, self.config.template_size, self.config.context_amount)
-        crop = warp_crop(image, matrix, size)
+        crop = warp_crop(image, matrix, size, draw.interpolation)
         crop = self.augmenter(crop, draw, gray, rng)
         return to_network_layout(crop, self.config.image_format), box
 

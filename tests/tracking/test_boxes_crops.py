@@ -116,5 +116,7 @@ def test_network_input_layouts():
     np.testing.assert_array_equal(to_network_layout(pixel, "bgr255")[:, 0, 0], [0, 128, 255])
     expected = (np.array([1.0, 128 / 255, 0.0]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(to_network_layout(pixel, "rgb_normalized")[:, 0, 0], expected, rtol=1e-5)
+    # siamfc-pytorch's input: RGB as it is, 0-255
+    np.testing.assert_array_equal(to_network_layout(pixel, "rgb255")[:, 0, 0], [255, 128, 0])
     with pytest.raises(ValueError, match="image_format"):
-        to_network_layout(pixel, "rgb255")
+        to_network_layout(pixel, "yuv255")
