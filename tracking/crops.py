@@ -8,6 +8,11 @@ model's input size with ``cv2.resize`` (bilinear).
 
 ``crop_batch`` is the same operation in torch (one ``grid_sample`` for a batch of windows on the GPU); it samples
 the very same source coordinates as ``cv2.resize`` so both agree up to cv2's 8-bit fixed-point rounding.
+
+``crop_and_resize_siamfc`` is siamfc-pytorch's variant of the same window (``siamfc/ops.py:92-120``): the side is
+rounded to whole pixels first, the window starts at ``round(center - (side - 1) / 2)`` (numpy's round half to
+even), the fill is rounded to the image's integers as ``cv2.copyMakeBorder`` does, and the window is always
+resized with the given cv2 interpolation (training draws one at random).
 """
 from __future__ import annotations
 
@@ -46,11 +51,20 @@ def crop_and_resize(image: np.ndarray, center, window_size: float, output_size: 
     """
     if image.ndim != 3:
         raise ValueError(f"expected an H x W x C image, got shape {image.shape}")
-    height, width, channels = image.shape
     if fill is None:
         fill = image.mean(axis=(0, 1))
     x_min, x_max = window_bounds(center[0], window_size)
     y_min, y_max = window_bounds(center[1], window_size)
+    patch = cut_window(image, x_min, x_max, y_min, y_max, fill)
+    if patch.shape[0] != output_size or patch.shape[1] != output_size:
+        patch = cv2.resize(patch, (output_size, output_size))
+    return patch
+
+
+def cut_window(image: np.ndarray, x_min: float, x_max: float, y_min: float, y_max: float, fill) -> np.ndarray:
+    """Pixels ``y_min..y_max`` x ``x_min..x_max`` (inclusive whole-pixel bounds) of an H x W x C image; what lies
+    outside the image is ``fill`` (per channel, converted to the image's dtype by truncation, as pysot does)."""
+    height, width, channels = image.shape
     left, top = int(max(0.0, -x_min)), int(max(0.0, -y_min))
     right, bottom = int(max(0.0, x_max - width + 1)), int(max(0.0, y_max - height + 1))
     x_min, x_max, y_min, y_max = x_min + left, x_max + left, y_min + top, y_max + top
@@ -61,10 +75,22 @@ def crop_and_resize(image: np.ndarray, center, window_size: float, output_size: 
         source = padded
     else:
         source = image
-    patch = source[int(y_min):int(y_max + 1), int(x_min):int(x_max + 1)]
-    if patch.shape[0] != output_size or patch.shape[1] != output_size:
-        patch = cv2.resize(patch, (output_size, output_size))
-    return patch
+    return source[int(y_min):int(y_max + 1), int(x_min):int(x_max + 1)]
+
+
+def crop_and_resize_siamfc(image: np.ndarray, center, window_size: float, output_size: int, fill,
+                           interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """siamfc-pytorch's ``crop_and_resize`` (``ops.py:92-120``) on an H x W x C image, ``center = (cx, cy)``
+    0-based: side ``round(window_size)``, first pixel ``round(center - (side - 1) / 2)`` (half to even), outside
+    filled with ``fill`` rounded as ``cv2.copyMakeBorder`` rounds it, resized with ``interpolation``."""
+    if image.ndim != 3:
+        raise ValueError(f"expected an H x W x C image, got shape {image.shape}")
+    side = int(np.round(window_size))
+    x_min, y_min = (int(v) for v in np.round(np.asarray(center, dtype=np.float64) - (side - 1) / 2))
+    if np.issubdtype(image.dtype, np.integer):
+        fill = np.rint(np.asarray(fill, dtype=np.float64))  # cv2's saturate_cast rounds; numpy would truncate
+    patch = cut_window(image, x_min, x_min + side - 1, y_min, y_min + side - 1, fill)
+    return cv2.resize(patch, (output_size, output_size), interpolation=interpolation)
 
 
 def crop_batch(images: torch.Tensor, centers: torch.Tensor, window_sizes: torch.Tensor, output_size: int,

@@ -22,6 +22,24 @@ class Tracker(Protocol):
     def update(self, image: np.ndarray) -> np.ndarray: ...
 
 
+def rgb_frame(image) -> np.ndarray:
+    """A frame as the trackers take it: H x W x 3 (a gray H x W frame repeated on 3 channels); else ValueError."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 RGB image, got shape {image.shape}")
+    return image
+
+
+def initial_box(box) -> np.ndarray:
+    """The first frame's ``x, y, w, h`` as float64; ValueError unless finite with w, h > 0."""
+    box = np.asarray(box, dtype=np.float64)
+    if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"initial box must be finite x, y, w, h with w, h > 0, got {box}")
+    return box
+
+
 def track_frames(tracker: Tracker, frames, init_box) -> tuple[np.ndarray, np.ndarray]:
     """Run ``tracker`` over an iterable of frames; returns boxes (N, 4) and per-frame seconds (N,)."""
     boxes, times = [], []

@@ -1,4 +1,5 @@
-"""Backbones of SiamRPN++: atrous ResNet-18/34/50 (two parameter layouts), AlexNet (legacy, BN) and MobileNetV2.
+"""Backbones of SiamRPN++: atrous ResNet-18/34/50 (two parameter layouts), AlexNet (legacy, BN) and MobileNetV2;
+SiamFC's AlexNet (siamfc-pytorch ``AlexNetV1``); torchvision's ImageNet networks with named conv3/4/5 taps.
 
 Every backbone keeps total stride 8 and valid-padding geometry, so a 127 exemplar gives 15x15 (ResNet /
 MobileNetV2) or 6x6 (AlexNet) features and the score maps come out at pysot's sizes. ``forward`` returns the
@@ -15,6 +16,7 @@ ResNet layouts:
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -268,6 +270,62 @@ class AlexNetLegacy(Backbone):
         return renamed
 
 
+# --------------------------------------------------------------------------------------------- SiamFC AlexNet
+class SiamFCAlexNet(Backbone):
+    """siamfc-pytorch's ``AlexNetV1`` (``backbones.py:9-51``), the SiamFC network: conv1 96-11/2, max-pool 3/2,
+    conv2 256-5 in 2 groups, max-pool 3/2, conv3 384-3, conv4 384-3 in 2 groups, conv5 256-3 in 2 groups, no
+    padding; BatchNorm (eps 1e-6, momentum 0.05) and ReLU after conv1-4, conv5 bare. 2,336,320 parameters;
+    127 -> 6x6 and 255 -> 22x22 features (total stride 8). Inputs are RGB 0-255, not normalised.
+
+    Module names are the reference's (``convN.0`` conv, ``convN.1`` BatchNorm), so its state dicts load as they
+    are. ``outputs`` names the layers ``forward`` returns ("conv3", "conv4", "conv5"; SiamFC uses conv5, MFST
+    and the hierarchical tracker all three); ``width_mult`` narrows every layer (1.0: the reference).
+    Initialisation as ``ops.init_weights``: Xavier-uniform conv weights, zero biases, BN weight 1 and bias 0.
+    """
+
+    LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+
+    def __init__(self, outputs=("conv5",), width_mult: float = 1.0):
+        super().__init__()
+        self.outputs = tuple(outputs)
+        unknown = [name for name in self.outputs if name not in self.LAYERS]
+        if unknown or not self.outputs:
+            raise ValueError(f"outputs {list(self.outputs)}: choose among {list(self.LAYERS)}")
+        c = [3] + [int(round(x * width_mult)) for x in (96, 256, 384, 384, 256)]
+        if any(channels % 2 for channels in c[1:]):
+            raise ValueError(f"width_mult {width_mult} gives odd channel counts {c[1:]}: groups of 2 need even ones")
+
+        def norm(channels):
+            return nn.BatchNorm2d(channels, eps=1e-6, momentum=0.05)
+
+        self.conv1 = nn.Sequential(nn.Conv2d(c[0], c[1], 11, 2), norm(c[1]), nn.ReLU(inplace=True),
+                                   nn.MaxPool2d(3, 2))
+        self.conv2 = nn.Sequential(nn.Conv2d(c[1], c[2], 5, 1, groups=2), norm(c[2]), nn.ReLU(inplace=True),
+                                   nn.MaxPool2d(3, 2))
+        self.conv3 = nn.Sequential(nn.Conv2d(c[2], c[3], 3, 1), norm(c[3]), nn.ReLU(inplace=True))
+        self.conv4 = nn.Sequential(nn.Conv2d(c[3], c[4], 3, 1, groups=2), norm(c[4]), nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(nn.Conv2d(c[4], c[5], 3, 1, groups=2))
+        self.out_channels = [c[self.LAYERS.index(name) + 1] for name in self.outputs]
+        self._last = max(self.LAYERS.index(name) for name in self.outputs)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight, 1)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x):
+        features = {}
+        for name in self.LAYERS[:self._last + 1]:
+            x = getattr(self, name)(x)
+            features[name] = x
+        return [features[name] for name in self.outputs]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in self.LAYERS}
+
+
 # --------------------------------------------------------------------------------------------- MobileNetV2
 def _conv_bn_relu6(inp: int, oup: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
                    groups: int = 1) -> list[nn.Module]:
@@ -352,6 +410,20 @@ def _set_stride(module: nn.Module, stride: int, where: str) -> None:
     module.stride = (stride, stride) if isinstance(module, nn.Conv2d) else stride
 
 
+_OLD_DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|"
+                               r"running_var))$")
+
+
+def _modern_densenet_keys(state_dict: dict) -> dict:
+    """The ImageNet DenseNet files torchvision downloads name ``denselayerN.norm.1.weight`` what its modules call
+    ``denselayerN.norm1.weight`` (torchvision ``densenet.py`` renames them with this pattern when it loads them)."""
+    renamed = {}
+    for key, value in state_dict.items():
+        match = _OLD_DENSENET_KEY.match(key)
+        renamed[match.group(1) + match.group(2) if match else key] = value
+    return renamed
+
+
 class TorchvisionFeatures(Backbone):
     """Named multi-layer features of a torchvision ImageNet network (``torchvision.models.feature_extraction``).
 
@@ -403,7 +475,7 @@ class TorchvisionFeatures(Backbone):
 
             state = getattr(torchvision.models, self.arch)(weights="DEFAULT").state_dict()
         else:
-            state = _strip_prefixes(read_state_dict(weights))
+            state = _modern_densenet_keys(_strip_prefixes(read_state_dict(weights)))
         missing, _ = network.load_state_dict(state, strict=False)
         if missing:
             raise DataError(weights, f"not {self.arch} ImageNet weights: {len(missing)} entries missing, "
@@ -451,6 +523,7 @@ class TorchvisionFeatures(Backbone):
 
     def _rename_pretrained(self, state_dict: dict) -> dict:
         # torchvision's names live under the extractor's ``body``
+        state_dict = _modern_densenet_keys(state_dict)
         return {key if key.startswith("body.") else f"body.{key}": value for key, value in state_dict.items()}
 
 
@@ -475,11 +548,13 @@ BACKBONES = {
     **{f"resnet{d}": _resnet(f"resnet{d}", "torchvision") for d in (18, 34, 50)},
     **{f"resnet{d}_pysot": _resnet(f"resnet{d}", "pysot") for d in (18, 34, 50)},
     "alexnet_legacy": lambda width_mult=1.0: AlexNetLegacy(width_mult),
+    "siamfc_alexnet": lambda outputs=("conv5",), width_mult=1.0: SiamFCAlexNet(outputs, width_mult),
     "mobilenetv2": lambda width_mult=1.0, used_layers=(3, 5, 7): MobileNetV2Backbone(width_mult, used_layers),
     **{f"torchvision_{arch}": _torchvision(arch) for arch in TORCHVISION_TAPS},
 }
 """Backbone name -> constructor. The hand-written layouts (``resnet*``, ``resnet*_pysot``, ``alexnet_legacy``,
-``mobilenetv2``) are the ones pysot checkpoints import into; ``torchvision_*`` are built from torchvision."""
+``mobilenetv2``) are the ones pysot checkpoints import into, ``siamfc_alexnet`` the one siamfc-pytorch's do;
+``torchvision_*`` are built from torchvision."""
 
 
 def build_backbone(name: str, **options) -> Backbone:

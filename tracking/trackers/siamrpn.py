@@ -23,6 +23,7 @@ from tracking.crops import context_size, crop_and_resize
 from tracking.models.anchors import generate_anchors
 from tracking.network_input import to_network_layout
 from tracking.params import build_params
+from tracking.tracker import initial_box, rgb_frame
 
 
 @dataclass(frozen=True)
@@ -84,25 +85,14 @@ class SiamRPNTracker:
         array = to_network_layout(patch, self.network.image_format)
         return torch.from_numpy(array)[None].to(self.device, non_blocking=True)
 
-    @staticmethod
-    def _as_rgb(image: np.ndarray) -> np.ndarray:
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an H x W x 3 RGB image, got shape {image.shape}")
-        return image
-
     def _context_window(self) -> float:
         return context_size(float(self.size[0]), float(self.size[1]), self.params.context_amount)
 
     # ------------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def init(self, image: np.ndarray, box) -> None:
-        image = self._as_rgb(image)
-        box = np.asarray(box, dtype=np.float64)
-        if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
-            raise ValueError(f"initial box must be finite x, y, w, h with w, h > 0, got {box}")
+        image = rgb_frame(image)
+        box = initial_box(box)
         # The reference's evaluation (pysot tools/test.py) hands its tracker [cx - (w-1)/2, cy - (h-1)/2, w, h]
         # with cx = x + w/2 (get_axis_aligned_bbox), and the tracker takes x + (w-1)/2 as the center: so the
         # center is x + w/2, consistent with the boxes it reports (x = cx - w/2).
@@ -118,7 +108,7 @@ class SiamRPNTracker:
     def update(self, image: np.ndarray) -> np.ndarray:
         if self.center is None:
             raise RuntimeError("call init() before update()")
-        image = self._as_rgb(image)
+        image = rgb_frame(image)
         cfg = self.params
         exemplar_size = self.network.exemplar_size
         s_z = self._context_window()

@@ -1,0 +1,275 @@
+"""SiamFCTracker against an independent restatement of siamfc-pytorch's TrackerSiamFC (its network, crop and
+tracking step written again from siamfc/backbones.py, heads.py, ops.py and siamfc.py), on the same random weights
+and frames: the boxes agree to 1e-3 px. Also its parameters (the reference's numbers), the crop and the
+upsampling geometry."""
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tracking.crops import crop_and_resize_siamfc
+from tracking.models.siamfc import SiamFC
+from tracking.tracker import Tracker, track_frames
+from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
+
+
+# ---------------------------------------------------------------------------------------------- the reference
+class ReferenceAlexNetV1(nn.Module):
+    """siamfc-pytorch backbones.py AlexNetV1 (BatchNorm eps 1e-6, momentum 0.05)."""
+
+    def __init__(self):
+        super().__init__()
+
+        def bn(c):
+            return nn.BatchNorm2d(c, eps=1e-6, momentum=0.05)
+
+        self.conv1 = nn.Sequential(nn.Conv2d(3, 96, 11, 2), bn(96), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+        self.conv2 = nn.Sequential(nn.Conv2d(96, 256, 5, 1, groups=2), bn(256), nn.ReLU(inplace=True),
+                                   nn.MaxPool2d(3, 2))
+        self.conv3 = nn.Sequential(nn.Conv2d(256, 384, 3, 1), bn(384), nn.ReLU(inplace=True))
+        self.conv4 = nn.Sequential(nn.Conv2d(384, 384, 3, 1, groups=2), bn(384), nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(nn.Conv2d(384, 256, 3, 1, groups=2))
+
+    def forward(self, x):
+        return self.conv5(self.conv4(self.conv3(self.conv2(self.conv1(x)))))
+
+
+class ReferenceHead(nn.Module):
+    """siamfc-pytorch heads.py SiamFC: _fast_xcorr(z, x) * out_scale."""
+
+    def __init__(self, out_scale=0.001):
+        super().__init__()
+        self.out_scale = out_scale
+
+    def forward(self, z, x):
+        nz = z.size(0)
+        nx, c, h, w = x.size()
+        out = F.conv2d(x.view(-1, nz * c, h, w), z, groups=nz)
+        return out.view(nx, -1, out.size(-2), out.size(-1)) * self.out_scale
+
+
+class ReferenceNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = ReferenceAlexNetV1()
+        self.head = ReferenceHead()
+
+    def forward(self, z, x):
+        return self.head(self.backbone(z), self.backbone(x))
+
+
+def reference_crop_and_resize(img, center, size, out_size, border_value, interp=cv2.INTER_LINEAR):
+    """siamfc-pytorch ops.py crop_and_resize; ``center`` is (y, x)."""
+    size = round(size)
+    corners = np.concatenate((np.round(center - (size - 1) / 2), np.round(center - (size - 1) / 2) + size))
+    corners = np.round(corners).astype(int)
+    pads = np.concatenate((-corners[:2], corners[2:] - img.shape[:2]))
+    npad = max(0, int(pads.max()))
+    if npad > 0:
+        img = cv2.copyMakeBorder(img, npad, npad, npad, npad, cv2.BORDER_CONSTANT, value=border_value)
+    corners = (corners + npad).astype(int)
+    patch = img[corners[0]:corners[2], corners[1]:corners[3]]
+    return cv2.resize(patch, (out_size, out_size), interpolation=interp)
+
+
+class ReferenceTrackerSiamFC:
+    """siamfc-pytorch siamfc.py TrackerSiamFC.init / update with parse_args' defaults (float32 state as there)."""
+
+    def __init__(self, net, **kwargs):
+        self.net = net.eval()
+        self.cfg = dict(out_scale=0.001, exemplar_sz=127, instance_sz=255, context=0.5, scale_num=3,
+                        scale_step=1.0375, scale_lr=0.59, scale_penalty=0.9745, window_influence=0.176,
+                        response_sz=17, response_up=16, total_stride=8)
+        self.cfg.update({key: value for key, value in kwargs.items() if key in self.cfg})  # as parse_args
+
+    @torch.no_grad()
+    def init(self, img, box):
+        cfg = self.cfg
+        box = np.array([box[1] - 1 + (box[3] - 1) / 2, box[0] - 1 + (box[2] - 1) / 2, box[3], box[2]],
+                       dtype=np.float32)
+        self.center, self.target_sz = box[:2], box[2:]
+        self.upscale_sz = cfg["response_up"] * cfg["response_sz"]
+        self.hann_window = np.outer(np.hanning(self.upscale_sz), np.hanning(self.upscale_sz))
+        self.hann_window /= self.hann_window.sum()
+        self.scale_factors = cfg["scale_step"] ** np.linspace(-(cfg["scale_num"] // 2), cfg["scale_num"] // 2,
+                                                              cfg["scale_num"])
+        context = cfg["context"] * np.sum(self.target_sz)
+        self.z_sz = np.sqrt(np.prod(self.target_sz + context))
+        self.x_sz = self.z_sz * cfg["instance_sz"] / cfg["exemplar_sz"]
+        self.avg_color = np.mean(img, axis=(0, 1))
+        z = reference_crop_and_resize(img, self.center, self.z_sz, cfg["exemplar_sz"], self.avg_color)
+        z = torch.from_numpy(z).permute(2, 0, 1).unsqueeze(0).float()
+        self.kernel = self.net.backbone(z)
+
+    @torch.no_grad()
+    def update(self, img):
+        cfg = self.cfg
+        x = [reference_crop_and_resize(img, self.center, self.x_sz * f, cfg["instance_sz"], self.avg_color)
+             for f in self.scale_factors]
+        x = torch.from_numpy(np.stack(x, axis=0)).permute(0, 3, 1, 2).float()
+        responses = self.net.head(self.kernel, self.net.backbone(x)).squeeze(1).cpu().numpy()
+        responses = np.stack([cv2.resize(u, (self.upscale_sz, self.upscale_sz), interpolation=cv2.INTER_CUBIC)
+                              for u in responses])
+        responses[:cfg["scale_num"] // 2] *= cfg["scale_penalty"]
+        responses[cfg["scale_num"] // 2 + 1:] *= cfg["scale_penalty"]
+        scale_id = np.argmax(np.amax(responses, axis=(1, 2)))
+        response = responses[scale_id]
+        response -= response.min()
+        response /= response.sum() + 1e-16
+        response = (1 - cfg["window_influence"]) * response + cfg["window_influence"] * self.hann_window
+        loc = np.unravel_index(response.argmax(), response.shape)
+        disp_in_response = np.array(loc) - (self.upscale_sz - 1) / 2
+        disp_in_instance = disp_in_response * cfg["total_stride"] / cfg["response_up"]
+        disp_in_image = disp_in_instance * self.x_sz * self.scale_factors[scale_id] / cfg["instance_sz"]
+        self.center += disp_in_image
+        scale = (1 - cfg["scale_lr"]) * 1.0 + cfg["scale_lr"] * self.scale_factors[scale_id]
+        self.target_sz *= scale
+        self.z_sz *= scale
+        self.x_sz *= scale
+        return np.array([self.center[1] + 1 - (self.target_sz[1] - 1) / 2,
+                         self.center[0] + 1 - (self.target_sz[0] - 1) / 2, self.target_sz[1], self.target_sz[0]])
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def reference_net(seed: int, frames) -> ReferenceNet:
+    """The reference network with its initialisation (ops.init_weights: Xavier, zero biases), random BatchNorm
+    affine values and BatchNorm statistics measured on ``frames`` (as training would leave them), so every part of
+    the network matters and the score maps vary over the search area (with arbitrary statistics they can be
+    nearly constant, and then the step's min-shift would amplify float rounding)."""
+    torch.manual_seed(seed)
+    net = ReferenceNet()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight, 1)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+                module.momentum = None  # cumulative average over the calibration batch
+        crops = torch.stack([torch.from_numpy(cv2.resize(f, (255, 255))).permute(2, 0, 1).float() for f in frames])
+        net.train()
+        net.backbone(crops)
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.05
+    return net.eval()
+
+
+def moving_target_frames(count=6, size=(200, 260), seed=0):
+    """Noisy RGB frames with a textured rectangle drifting and growing; 1-based OTB boxes."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    frames, boxes = [], []
+    for t in range(count):
+        frame = rng.integers(40, 140, (*size, 3), dtype=np.uint8)
+        w, h = 44 + 2 * t, 30 + t
+        x, y = 70 + 5 * t, 60 + 3 * t
+        frame[y:y + h, x:x + w] = cv2.resize(texture, (w, h))
+        frames.append(frame)
+        boxes.append([x + 1, y + 1, w, h])
+    return frames, np.asarray(boxes, dtype=np.float64)
+
+
+def run_both(reference: ReferenceNet, ours: Tracker, frames, init_box, **reference_kwargs):
+    ref = ReferenceTrackerSiamFC(reference, **reference_kwargs)
+    ref.init(frames[0], init_box)
+    ref_boxes = [np.asarray(init_box, dtype=np.float64)] + [ref.update(f) for f in frames[1:]]
+    our_boxes, _ = track_frames(ours, frames, init_box)
+    return our_boxes, np.asarray(ref_boxes, dtype=np.float64)
+
+
+def suite_network(reference: ReferenceNet) -> SiamFC:
+    network = SiamFC()  # siamfc_alexnet, conv5, out_scale 0.001: the reference's Net
+    network.load_state_dict(reference.state_dict())  # the same key names: no mapping
+    return network.eval()
+
+
+# ---------------------------------------------------------------------------------------------- tests
+def test_parameters_are_the_references():
+    params = SiamFCParams()
+    assert (params.context_amount, params.instance_size, params.scale_num, params.scale_step, params.scale_lr,
+            params.scale_penalty, params.window_influence, params.response_up) == \
+        (0.5, 255, 3, 1.0375, 0.59, 0.9745, 0.176, 16)
+    tracker = SiamFCTracker(SiamFC(), params)
+    assert tracker.response_size == 17 and tracker.upscale_size == 272 and tracker.network.total_stride == 8
+    np.testing.assert_allclose(tracker.scale_factors, [1 / 1.0375, 1.0, 1.0375])
+    np.testing.assert_allclose(tracker.scale_factors[0], 0.96386, atol=1e-5)
+    assert tracker.hann_window.shape == (272, 272) and tracker.hann_window.sum() == pytest.approx(1.0)
+    # paper 000's corner-aligned x8 upsampling: 129 pixels, centre 64
+    corners = SiamFCTracker(SiamFC(), {"response_up": 8, "upsample_mode": "bilinear", "align_corners": True})
+    assert corners.upscale_size == 129
+    with pytest.raises(ValueError, match="upsample_mode"):
+        SiamFCParams(upsample_mode="area")
+    with pytest.raises(ValueError, match="scale_lr"):
+        SiamFCTracker(SiamFC(), {"scale_rate": 0.5})
+    with pytest.raises(ValueError, match="level 'conv3'"):
+        SiamFCTracker(SiamFC(), level="conv3")
+
+
+def test_crop_is_the_references():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    fill = image.mean(axis=(0, 1)) + np.array([0.5, 0.25, 0.7])  # fills whose rounding matters
+    cases = [((40.3, 30.7), 50.5), ((2.5, 3.5), 71.49), ((118.0, 88.0), 64.0), ((60.0, 45.0), 300.2),
+             ((-10.0, 100.0), 33.0)]
+    for (cx, cy), size in cases:
+        for interpolation in (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_NEAREST):
+            ours = crop_and_resize_siamfc(image, (cx, cy), size, 63, fill, interpolation)
+            ref = reference_crop_and_resize(image, np.array([cy, cx], np.float32), np.float32(size), 63, fill,
+                                            interpolation)
+            np.testing.assert_array_equal(ours, ref, err_msg=f"{(cx, cy)}, {size}, {interpolation}")
+
+
+def test_bicubic_upsampling_equals_cv2():
+    maps = np.random.default_rng(0).standard_normal((3, 17, 17)).astype(np.float32)
+    ours = F.interpolate(torch.from_numpy(maps)[None], size=(272, 272), mode="bicubic", align_corners=False)[0]
+    ref = np.stack([cv2.resize(m, (272, 272), interpolation=cv2.INTER_CUBIC) for m in maps])
+    np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("changes", [{}, {"scale_penalty": 1.0, "window_influence": 0.3, "scale_lr": 0.8}],
+                         ids=["reference_values", "scale_changes"])
+def test_boxes_equal_the_reference_tracker(changes):
+    """With the reference's values, and with values under which the scale changes too (the reference takes the
+    same keyword overrides: its parse_args), so every branch of the step runs."""
+    frames, gt = moving_target_frames(6)
+    reference = reference_net(1, frames)
+    ours, ref = run_both(reference, SiamFCTracker(suite_network(reference), changes), frames, gt[0], **changes)
+    assert ours.shape == (6, 4)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+    assert np.abs(np.diff(ours[1:, :2], axis=0)).sum() > 1  # the centre moves
+    if changes:
+        assert len(np.unique(np.round(ours[:, 2], 6))) > 1  # the size changes too
+
+
+def test_boxes_equal_the_reference_tracker_on_real_frames(shared_data):
+    root = shared_data / "otb" / "Crossing"
+    line = (root / "groundtruth_rect.txt").read_text().splitlines()[0]
+    init_box = np.array([float(v) for v in line.replace("\t", ",").split(",")])
+    frames = [cv2.cvtColor(cv2.imread(str(root / "img" / f"{i:04d}.jpg")), cv2.COLOR_BGR2RGB) for i in range(1, 6)]
+    reference = reference_net(2, frames)
+    ours, ref = run_both(reference, SiamFCTracker(suite_network(reference)), frames, init_box)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+
+
+def test_template_is_never_updated_and_boxes_can_be_zero_based():
+    frames, gt = moving_target_frames(4)
+    network = suite_network(reference_net(3, frames))
+    sizes = []
+    network.backbone.register_forward_hook(lambda module, inputs, output: sizes.append(tuple(inputs[0].shape)))
+    one_based, _ = track_frames(SiamFCTracker(network), frames, gt[0])
+    assert sizes == [(1, 3, 127, 127)] + [(3, 3, 255, 255)] * 3  # exemplar once, three scales per frame
+    zero_based, _ = track_frames(SiamFCTracker(network, {"box_index_base": 0}), frames, gt[0] - [1, 1, 0, 0])
+    np.testing.assert_allclose(zero_based, one_based - [1, 1, 0, 0], atol=1e-9)
+    tracker = SiamFCTracker(network)
+    with pytest.raises(RuntimeError, match="init"):
+        tracker.update(frames[0])
+    with pytest.raises(ValueError, match="initial box"):
+        tracker.init(frames[0], [10, 10, 0, 5])
+    # bf16 autocast (as on a GPU) runs the same code path
+    half, _ = track_frames(SiamFCTracker(network, autocast_dtype=torch.bfloat16), frames, gt[0])
+    assert np.all(np.isfinite(half))
