@@ -48,9 +48,11 @@ class SiamRPNTracker:
     None (the defaults). ``autocast_dtype``: e.g. ``torch.bfloat16`` to run the network under autocast on a GPU.
     """
 
+    params_class = SiamRPNParams  # a subclass tracker with more parameters names its own dataclass
+
     def __init__(self, model, params: SiamRPNParams | dict | None = None, device="cpu",
                  autocast_dtype: torch.dtype | None = None, name: str = "SiamRPN++"):
-        self.params = build_params(SiamRPNParams, params, "SiamRPN tracker parameters")
+        self.params = build_params(self.params_class, params, f"{self.params_class.__name__} tracker parameters")
         self.network = model.config
         self.name = name
         self.device = torch.device(device)
@@ -108,18 +110,34 @@ class SiamRPNTracker:
     def update(self, image: np.ndarray) -> np.ndarray:
         if self.center is None:
             raise RuntimeError("call init() before update()")
+        image, search, scale_z = self._search_crop(image)
+        with self._autocast():
+            cls, loc = self.model.track_features(self.template_features, search)
+        score, delta = self._rpn_outputs(cls, loc)
+        return self._step(image, score, delta, scale_z)
+
+    # ------------------------------------------------------------------------------------------------ the step
+    # (shared with trackers that rank the anchors by other scores, e.g. tracking.trackers.snscf)
+    def _search_crop(self, image: np.ndarray) -> tuple[np.ndarray, torch.Tensor, float]:
+        """The frame as RGB, the search crop (window ``s_x`` around the last centre) and its scale ``scale_z``."""
         image = rgb_frame(image)
-        cfg = self.params
         exemplar_size = self.network.exemplar_size
         s_z = self._context_window()
         scale_z = exemplar_size / s_z
-        s_x = s_z * (cfg.instance_size / exemplar_size)
-        search = self._crop(image, round(s_x), cfg.instance_size)
-        with self._autocast():
-            cls, loc = self.model.track_features(self.template_features, search)
+        s_x = s_z * (self.params.instance_size / exemplar_size)
+        return image, self._crop(image, round(s_x), self.params.instance_size), scale_z
+
+    @staticmethod
+    def _rpn_outputs(cls: torch.Tensor, loc: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Foreground probabilities (K*S*S,) and box offsets (4, K*S*S) of the head's maps, ordered like the anchors."""
         score = F.softmax(cls[0].float().reshape(2, -1), dim=0)[1].cpu().numpy()
         delta = loc[0].float().reshape(4, -1).cpu().numpy()
+        return score, delta
 
+    def _step(self, image: np.ndarray, score: np.ndarray, delta: np.ndarray, scale_z: float) -> np.ndarray:
+        """pysot's step on per-anchor ``score``: decode the boxes, penalise scale/ratio change, blend the window,
+        take the best anchor, smooth the size, clip to the image; updates the state and returns the box."""
+        cfg = self.params
         anchors = self.anchors
         pred_cx = delta[0] * anchors[:, 2] + anchors[:, 0]
         pred_cy = delta[1] * anchors[:, 3] + anchors[:, 1]
