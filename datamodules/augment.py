@@ -25,6 +25,10 @@ the 239 random crop's ``randint(0, 9)`` start giving offsets -4..4) and ``random
 linear, cubic, area, nearest, Lanczos-4 per crop, as the reference draws for each resize; ``cv2.warpAffine`` runs
 area as linear).
 
+SNS-CF's augmentation ("randomly translated up to +-8 pixels and re-scaled 2^{+-1/8} and 2^{+-1/4} for exemplar and
+search images") is ``shift`` 8 with ``power_of_two_scale``: one factor ``2 ** U(-scale, scale)`` (with
+``same_scale``) and ``scale`` 1/8 and 1/4.
+
 Image-side augmentations (after the crop; gray and blur commute with it), in the reference's order:
 gray (albumentations ``ToGray``), the reference's PCA color jitter (subtracting ``RGB_VAR @ N(0, 1)``, the fixed
 ImageNet eigenbasis pysot uses; albumentations' ``FancyPCA`` computes a per-image basis instead, so it is not
@@ -62,6 +66,7 @@ class CropJitter:
     flip: float = 0.0         # probability of a horizontal flip
     color: float = 0.0        # probability of PCA color jitter
     same_scale: bool = False  # one scale factor for x and y (SiamFC's RandomStretch)
+    power_of_two_scale: bool = False  # factors 2 ** U(-scale, scale) (SNS-CF's 2^{+-1/8}), else 1 + U(-scale, scale)
     integer_shift: bool = False  # offsets in whole pixels, uniform over -shift..shift (SiamFC's RandomCrop)
     random_interpolation: bool = False  # a random cv2 interpolation per crop (SiamFC), else bilinear
 
@@ -97,8 +102,12 @@ def draw_crop(jitter: CropJitter, rng: np.random.Generator) -> CropDraw:
         else None
     interpolation = RANDOM_INTERPOLATIONS[rng.integers(len(RANDOM_INTERPOLATIONS))] \
         if jitter.random_interpolation else cv2.INTER_LINEAR
-    scale_x = 1.0 + u[0] * jitter.scale
-    scale_y = scale_x if jitter.same_scale else 1.0 + u[1] * jitter.scale
+
+    def factor(v: float) -> float:
+        return 2.0 ** (v * jitter.scale) if jitter.power_of_two_scale else 1.0 + v * jitter.scale
+
+    scale_x = factor(u[0])
+    scale_y = scale_x if jitter.same_scale else factor(u[1])
     if jitter.integer_shift:  # u uniform on [-1, 1): each of the 2 * shift + 1 whole offsets equally likely
         steps = 2 * int(jitter.shift) + 1
         offset_x, offset_y = (float(min(np.floor((v + 1) / 2 * steps), steps - 1) - int(jitter.shift))

@@ -198,6 +198,8 @@ class PairDataModule(pl.LightningDataModule):
         same_scale_xy, integer_shift, interpolation: SiamFC's augmentation (siamfc-pytorch ``transforms.py``):
             one scale factor for both axes (``RandomStretch``), whole-pixel shifts (its random crop), and
             "random" cv2 interpolations instead of "linear" (see ``datamodules.augment``).
+        power_of_two_scale: scale factors ``2 ** U(-scale, scale)`` (SNS-CF's 2^{+-1/8} / 2^{+-1/4} with
+            ``template_scale`` 0.125, ``search_scale`` 0.25 and ``same_scale_xy``) instead of ``1 + U(-scale, scale)``.
         batch_size: per device. num_workers: data-loader processes per device (persistent).
         seed: everything random derives from it; the same seed gives the same pairs.
         val_pairs: size of the fixed validation set (0 = none); val_fraction: share of videos held out for it.
@@ -212,7 +214,8 @@ class PairDataModule(pl.LightningDataModule):
                  search_shift: float = 64.0, search_scale: float = 0.18, template_blur: float = 0.0,
                  search_blur: float = 0.2, blur_kernel: tuple[int, int] = (5, 45), gray: float = 0.0,
                  flip: float = 0.0, color: float = 1.0, image_format: str = "bgr255", same_scale_xy: bool = False,
-                 integer_shift: bool = False, interpolation: str = "linear", batch_size: int = 28,
+                 integer_shift: bool = False, interpolation: str = "linear", power_of_two_scale: bool = False,
+                 batch_size: int = 28,
                  num_workers: int = 4, seed: int = 0, val_pairs: int = 1000, val_fraction: float = 0.02,
                  pin_memory: bool = True, prefetch_factor: int = 4, progress: bool = True,
                  multiprocessing_context: str | None = "forkserver"):
@@ -229,7 +232,7 @@ class PairDataModule(pl.LightningDataModule):
             template_flip=flip, template_color=color, search_shift=search_shift, search_scale=search_scale,
             search_blur=search_blur, search_flip=flip, search_color=color, gray=gray, negative=negative,
             blur_kernel=tuple(blur_kernel), image_format=image_format, same_scale_xy=same_scale_xy,
-            integer_shift=integer_shift, interpolation=interpolation)
+            integer_shift=integer_shift, interpolation=interpolation, power_of_two_scale=power_of_two_scale)
         self.videos_per_epoch = videos_per_epoch
         self.batch_size = batch_size
         self.num_workers = num_workers

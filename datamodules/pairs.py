@@ -65,7 +65,8 @@ class SourceSpec:
 @dataclass(frozen=True)
 class PairConfig:
     """Crop sizes and augmentation, defaults of the ResNet-50 SiamRPN++ (pysot ``siamrpn_r50_l234_dwxcorr``);
-    ``same_scale_xy``, ``integer_shift`` and ``interpolation="random"`` give SiamFC's (``datamodules.augment``).
+    ``same_scale_xy``, ``integer_shift`` and ``interpolation="random"`` give SiamFC's (``datamodules.augment``);
+    ``power_of_two_scale`` draws the scale factors as ``2 ** U(-scale, scale)`` (SNS-CF's).
 
     ``negative``: probability of a negative pair (0.2 ResNet, 0.05 AlexNet). ``gray``: probability that both
     crops are made gray. ``context_amount``: SiamFC context. The template size is the exemplar scale: the window
@@ -91,6 +92,7 @@ class PairConfig:
     image_format: str = "bgr255"
     same_scale_xy: bool = False   # SiamFC: one stretch factor for both axes
     integer_shift: bool = False   # SiamFC: whole-pixel offsets (its random 239 crop of a 247 centre crop)
+    power_of_two_scale: bool = False  # SNS-CF: factors 2 ** U(-scale, scale) instead of 1 + U(-scale, scale)
     interpolation: str = "linear"  # "random": a cv2 interpolation drawn per crop, as SiamFC draws them
 
     def __post_init__(self):
@@ -106,16 +108,17 @@ class PairConfig:
     @property
     def template_jitter(self) -> CropJitter:
         return CropJitter(self.template_size, self.template_shift, self.template_scale, self.template_blur,
-                          self.template_flip, self.template_color, **self._siamfc_options)
+                          self.template_flip, self.template_color, **self._jitter_options)
 
     @property
     def search_jitter(self) -> CropJitter:
         return CropJitter(self.search_size, self.search_shift, self.search_scale, self.search_blur,
-                          self.search_flip, self.search_color, **self._siamfc_options)
+                          self.search_flip, self.search_color, **self._jitter_options)
 
     @property
-    def _siamfc_options(self) -> dict:
+    def _jitter_options(self) -> dict:
         return {"same_scale": self.same_scale_xy, "integer_shift": self.integer_shift,
+                "power_of_two_scale": self.power_of_two_scale,
                 "random_interpolation": self.interpolation == "random"}
 
 
@@ -134,6 +137,7 @@ class PairSample:
 
     def as_dict(self) -> dict:
         return {"template": torch.from_numpy(self.template), "search": torch.from_numpy(self.search),
+                "template_box": torch.from_numpy(self.template_box.astype(np.float32)),
                 "search_box": torch.from_numpy(self.search_box.astype(np.float32)),
                 "negative": torch.tensor(self.negative)}
 

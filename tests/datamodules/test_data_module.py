@@ -37,11 +37,14 @@ def test_batches_have_the_model_layout(roots):
     module = small_module(roots)
     module.setup("fit")
     batch = next(iter(module.train_dataloader()))
-    assert set(batch) == {"template", "search", "search_box", "negative"}
+    assert set(batch) == {"template", "search", "template_box", "search_box", "negative"}
     assert batch["template"].shape == (4, 3, 127, 127) and batch["template"].dtype == torch.float32
     assert batch["search"].shape == (4, 3, 255, 255) and batch["search"].dtype == torch.float32
     assert batch["search_box"].shape == (4, 4) and batch["search_box"].dtype == torch.float32
+    assert batch["template_box"].shape == (4, 4) and batch["template_box"].dtype == torch.float32
     assert batch["negative"].shape == (4,) and batch["negative"].dtype == torch.bool
+    # the template's target near the template crop's centre (63), within its +-4 px shift
+    assert (((batch["template_box"][:, :2] + batch["template_box"][:, 2:]) / 2 - 63).abs() <= 4 + 1e-4).all()
     boxes = batch["search_box"]
     assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
     assert -40 <= batch["search"].min() and batch["search"].max() <= 300  # raw BGR 0-255 (+ color jitter)

@@ -153,6 +153,31 @@ def test_shift_is_uniform_over_plus_minus_64():
     assert _ks_uniform(np.clip(rng.normal(0, 30, 2000), -64, 64), -64, 64) > 1.63 / np.sqrt(2000)
 
 
+def test_power_of_two_scale_is_snscf_rescaling():
+    """SNS-CF: one factor 2 ** U(-a, a) per crop (a = 1/8 exemplar, 1/4 search), log-uniform; boxes follow it."""
+    rng = np.random.default_rng(7)
+    draws = [draw_crop(CropJitter(255, shift=8, scale=0.25, same_scale=True, power_of_two_scale=True), rng)
+             for _ in range(20000)]
+    exponents = np.log2([d.scale_x for d in draws])
+    assert all(d.scale_x == d.scale_y for d in draws)
+    assert exponents.min() >= -0.25 and exponents.max() <= 0.25
+    assert _ks_uniform(exponents, -0.25, 0.25) < 1.63 / np.sqrt(len(exponents))
+    assert _ks_uniform(np.array([d.offset_x for d in draws]), -8, 8) < 1.63 / np.sqrt(len(draws))
+    # the linear law on the same numbers is not log-uniform (the test can tell them apart)
+    linear = np.log2(1 + rng.uniform(-1, 1, 20000) * (2 ** 0.25 - 1))
+    assert _ks_uniform(linear, -0.25, 0.25) > 1.63 / np.sqrt(len(linear))
+    source = RectangleSource(tracks=2, frames=3)
+    config = PairConfig(template_shift=8, template_scale=0.125, search_shift=8, search_scale=0.25,
+                        same_scale_xy=True, power_of_two_scale=True, negative=0.0, search_blur=0.0)
+    dataset = PairDataset([SourceSpec(source)], config, videos_per_epoch=10, seed=4)
+    for index in range(10):
+        sample = dataset.sample(index)
+        for crop, box in ((sample.search, sample.search_box), (sample.template, sample.template_box)):
+            np.testing.assert_allclose(measured_extent(crop, box), box, atol=0.75)
+        draw = sample.draws["template"]
+        assert abs(np.log2(draw.scale_x)) <= 0.125 and abs(draw.offset_x) <= 8
+
+
 @pytest.mark.parametrize("shift", [0.0, 16.0, 32.0])
 def test_smaller_shift_ranges_and_shift_zero_is_always_centered(shift):
     source = RectangleSource()
@@ -238,7 +263,7 @@ def test_batches_are_the_same_with_worker_processes():
                                multiprocessing_context="fork"))
     assert len(single) == len(parallel) == 3
     for a, b in zip(single, parallel):
-        assert set(a) == {"template", "search", "search_box", "negative"}
+        assert set(a) == {"template", "search", "template_box", "search_box", "negative"}
         assert a["template"].shape == (4, 3, 127, 127) and a["search"].shape == (4, 3, 255, 255)
         assert a["search_box"].dtype == torch.float32 and a["negative"].dtype == torch.bool
         for key in a:
