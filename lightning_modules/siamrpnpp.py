@@ -54,11 +54,12 @@ class SiamRPNppModule(SiameseModule):
                  loc_loss_weight: float = 1.2, train_search_size: int = 255, context_amount: float = 0.5,
                  pretrained_backbone: str = "", optim: OptimizerSchedule = OptimizerSchedule(),
                  target_seed: int = 0):
-        super().__init__(optim, {"siamrpn": tracker}, benchmark_tracker, target_seed)
+        # the main tracker's values (a subclass such as SNS-CF offers its own tracker on the same network)
+        super().__init__(optim, {self.main_tracker: tracker}, benchmark_tracker, target_seed)
         self.network_config = network_config(network)
         self.targets_config = build_params(AnchorTargetParams, targets, "targets")
         self.save_hyperparameters(plain({
-            "network": self.network_config, "tracker": self.tracker_defaults["siamrpn"],
+            "network": self.network_config, "tracker": self.tracker_defaults[self.main_tracker],
             "benchmark_tracker": self.benchmark_tracker, "targets": self.targets_config,
             "cls_loss_weight": cls_loss_weight, "loc_loss_weight": loc_loss_weight,
             "train_search_size": train_search_size, "context_amount": context_amount,
@@ -85,6 +86,10 @@ class SiamRPNppModule(SiameseModule):
 
     def compute_losses(self, batch: dict, generator: torch.Generator) -> dict:
         cls, loc = self.model(batch["template"], batch["search"])
+        return self.rpn_losses(cls, loc, batch, generator)
+
+    def rpn_losses(self, cls: torch.Tensor, loc: torch.Tensor, batch: dict, generator: torch.Generator) -> dict:
+        """pysot's loss of the score and regression maps against the batch's anchor targets."""
         labels, loc_target, loc_weight = self.targets(batch["search_box"], batch["negative"], generator)
         return rpn_loss(cls, loc, labels, loc_target, loc_weight, cls_weight=self.hparams.cls_loss_weight,
                         loc_weight_factor=self.hparams.loc_loss_weight)
