@@ -16,11 +16,12 @@ TRACKER ?=
 STEPS ?=
 PAPER ?=
 # `make bench` times these configs (each paper adds its main ones)
-BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo
+BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo \
+                 siamfc/alexnet hsiamfc/vgg19 hsiamfc/resnet50 hsiamfc/densenet169
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
-        train train-siamrpnpp import-pysot sweep bench clean
+        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc sweep bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv .venv

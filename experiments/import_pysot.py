@@ -21,9 +21,9 @@ from tracking.errors import DataError
 from tracking.models.pysot_import import pysot_to_suite, read_pysot_checkpoint
 
 
-def build_checkpoint(pysot_state: dict, module, source="checkpoint", config: str = "") -> dict:
-    """A Lightning checkpoint dict of ``module`` (a ``SiamRPNppModule``) holding the converted pysot weights."""
-    module.model.load_state_dict(pysot_to_suite(pysot_state, module.model, source))
+def module_checkpoint(module, imported_from: dict) -> dict:
+    """A Lightning checkpoint dict of a suite ``module`` as it is (weights, hyper-parameters, the suite entry),
+    recording where its weights came from."""
     checkpoint = {
         "epoch": 0,
         "global_step": 0,
@@ -31,26 +31,36 @@ def build_checkpoint(pysot_state: dict, module, source="checkpoint", config: str
         "state_dict": module.state_dict(),
         "hparams_name": "kwargs",
         "hyper_parameters": dict(module.hparams),
-        "imported_from": {"pysot": str(source), "config": config},
+        "imported_from": imported_from,
     }
     module.on_save_checkpoint(checkpoint)
     return checkpoint
+
+
+def write_checkpoint(checkpoint: dict, out, config: str) -> Path:
+    """Save to ``out`` (a ``.ckpt`` file, or a directory receiving ``<variant>.ckpt``) atomically."""
+    out = Path(out)
+    if out.suffix != ".ckpt":
+        out = out / f"{Path(config).stem}.ckpt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    torch.save(checkpoint, partial)
+    partial.replace(out)  # never leave a half-written checkpoint behind
+    return out
+
+
+def build_checkpoint(pysot_state: dict, module, source="checkpoint", config: str = "") -> dict:
+    """A Lightning checkpoint dict of ``module`` (a ``SiamRPNppModule``) holding the converted pysot weights."""
+    module.model.load_state_dict(pysot_to_suite(pysot_state, module.model, source))
+    return module_checkpoint(module, {"pysot": str(source), "config": config})
 
 
 def convert(pysot_path, config: str, out, trust_pickle: bool = False) -> Path:
     from experiments.train import build_model
 
     module = build_model(config, seed=False)
-    out = Path(out)
-    if out.suffix != ".ckpt":
-        out = out / f"{Path(config).stem}.ckpt"
     state = read_pysot_checkpoint(pysot_path, trust_pickle=trust_pickle)
-    checkpoint = build_checkpoint(state, module, source=pysot_path, config=config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    torch.save(checkpoint, partial)
-    partial.replace(out)  # never leave a half-written checkpoint behind
-    return out
+    return write_checkpoint(build_checkpoint(state, module, source=pysot_path, config=config), out, config)
 
 
 def main(argv=None) -> int:

@@ -22,12 +22,13 @@ SMALL_NETWORK = 10_000_000  # parameters: below it a config runs a real training
 
 @pytest.fixture(scope="module")
 def training_root(tmp_path_factory):
-    from tracking.synthetic.training_formats import write_coco, write_vid
+    from tracking.synthetic.training_formats import write_coco, write_got10k_train, write_vid
     from tracking.synthetic.video import generate_videos
 
     root = tmp_path_factory.mktemp("training_data")
     write_vid(generate_videos(1, 4, num_frames=10, size=(120, 160)), root / "vid")
     write_coco(generate_videos(2, 2, num_frames=10, size=(120, 160)), root / "coco", frame_step=2)
+    write_got10k_train(generate_videos(3, 3, num_frames=10, size=(120, 160)), root / "got10k")  # SiamFC's source
     return root
 
 
@@ -58,8 +59,12 @@ def test_every_packaged_config_builds_and_takes_a_step(name, training_root, tmp_
     search = (2, 3, crops["search_size"], crops["search_size"])
     if parameters > SMALL_NETWORK:
         with torch.device("meta"):
-            cls, loc = module.to("meta").model(torch.empty(template), torch.empty(search))
+            outputs = module.to("meta").model(torch.empty(template), torch.empty(search))
         score = module.config.score_size_for(crops["search_size"])
+        if isinstance(outputs, list):  # the SiamFC family: one score map per level
+            assert [m.shape for m in outputs] == [(2, 1, score, score)] * len(module.config.levels)
+            return
+        cls, loc = outputs
         assert cls.shape[-2:] == (score, score) and loc.shape[1] == 2 * cls.shape[1]
         return
     trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,

@@ -482,11 +482,17 @@ class TorchvisionFeatures(Backbone):
                                      f"e.g. {missing[:5]}")
 
     def _probe_channels(self) -> list[int]:
-        """Channel count of each output, from a meta-device copy of the extractor (no memory, no compute)."""
-        import copy
-
-        body = copy.deepcopy(self.body).to("meta")
-        features = body(torch.zeros(1, 3, 299, 299, device="meta"))
+        """Channel count of each output, from one forward pass of a small image in eval mode (on the meta device
+        when built there): a copy of the traced extractor would cost seconds for DenseNet."""
+        parameter = next(self.body.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        training = self.body.training
+        self.body.eval()  # BatchNorm statistics stay as they are
+        try:
+            with torch.no_grad():
+                features = self.body(torch.zeros(1, 3, 96, 96, device=device))  # >= 1 pixel at stride 32
+        finally:
+            self.body.train(training)
         return [int(features[name].shape[1]) for name in self.outputs]
 
     def forward(self, x):

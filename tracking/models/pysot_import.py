@@ -74,12 +74,13 @@ def suite_to_pysot(model) -> dict[str, torch.Tensor]:
     return {mapping[key]: value for key, value in state.items()}
 
 
-def unwrap_pysot_checkpoint(data, source="checkpoint") -> dict[str, torch.Tensor]:
-    """The raw state dict of a pysot file: optionally under ``state_dict``, optionally ``module.``-prefixed."""
+def unwrap_pysot_checkpoint(data, source="checkpoint", reference: str = "pysot") -> dict[str, torch.Tensor]:
+    """The raw state dict of a ``reference`` (pysot, siamfc-pytorch) file: optionally under ``state_dict``,
+    optionally ``module.``-prefixed (saved from a ``DataParallel``)."""
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not data:
-        raise DataError(source, "not a pysot state dict (expected a dict of tensors, maybe under 'state_dict')")
+        raise DataError(source, f"not a {reference} state dict (expected a dict of tensors, maybe under 'state_dict')")
     out = {}
     for key, value in data.items():
         key = str(key)
@@ -124,14 +125,15 @@ def pysot_to_suite(pysot_state: dict, model, source="checkpoint") -> dict[str, t
     return {k: v.to(own[k].dtype) for k, v in converted.items()}
 
 
-def read_pysot_checkpoint(path, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
-    """Read a pysot ``model.pth``; pickled non-tensor objects need ``trust_pickle`` (only for trusted files)."""
+def read_pysot_checkpoint(path, trust_pickle: bool = False, reference: str = "pysot") -> dict[str, torch.Tensor]:
+    """Read a ``reference`` (pysot ``model.pth``, siamfc-pytorch ``siamfc_alexnet_e50.pth``) checkpoint; pickled
+    non-tensor objects need ``trust_pickle`` (only for trusted files)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "pysot checkpoint not found")
+        raise DataError(path, f"{reference} checkpoint not found")
     try:
         data = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file
         hint = "" if trust_pickle else " (if the file is trusted and holds other pickled objects, pass trust_pickle)"
         raise DataError(path, f"cannot read checkpoint ({type(error).__name__}: {error}){hint}") from error
-    return unwrap_pysot_checkpoint(data, path)
+    return unwrap_pysot_checkpoint(data, path, reference)

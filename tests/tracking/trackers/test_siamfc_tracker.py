@@ -273,3 +273,22 @@ def test_template_is_never_updated_and_boxes_can_be_zero_based():
     # bf16 autocast (as on a GPU) runs the same code path
     half, _ = track_frames(SiamFCTracker(network, autocast_dtype=torch.bfloat16), frames, gt[0])
     assert np.all(np.isfinite(half))
+
+
+def test_an_imported_reference_checkpoint_tracks_as_the_reference(tmp_path):
+    """`make import-siamfc`: a siamfc-pytorch file (here under 'state_dict', saved from DataParallel with 'module.'
+    prefixes and without num_batches_tracked, as older PyTorch wrote it) becomes a suite checkpoint whose default
+    tracker gives the reference tracker's boxes."""
+    from experiments.import_siamfc import main
+    from lightning_modules.checkpoints import load_tracker
+
+    frames, gt = moving_target_frames(5, seed=4)
+    reference = reference_net(4, frames)
+    state = {f"module.{key}": value for key, value in reference.state_dict().items()
+             if not key.endswith("num_batches_tracked")}
+    torch.save({"state_dict": state}, tmp_path / "siamfc_alexnet_e50.pth")
+    assert main(["--siamfc", str(tmp_path / "siamfc_alexnet_e50.pth"), "--out", str(tmp_path / "siamfc.ckpt")]) == 0
+    tracker = load_tracker(str(tmp_path / "siamfc.ckpt"))
+    assert type(tracker) is SiamFCTracker and tracker.name == "SiamFC"
+    ours, ref = run_both(reference, tracker, frames, gt[0])
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
