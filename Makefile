@@ -17,11 +17,13 @@ STEPS ?=
 PAPER ?=
 # `make bench` times these configs (each paper adds its main ones)
 BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo \
-                 siamfc/alexnet hsiamfc/vgg19 hsiamfc/resnet50 hsiamfc/densenet169
+                 siamfc/alexnet hsiamfc/vgg19 hsiamfc/resnet50 hsiamfc/densenet169 \
+                 snscf/r50_l234_acf snscf/demo
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
-        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc sweep bench clean
+        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench \
+        ablation clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv .venv
@@ -78,6 +80,9 @@ train-siamfc: train
 train-hsiamfc: CONFIG := $(or $(CONFIG),hsiamfc/vgg19)
 train-hsiamfc: train
 
+train-snscf: CONFIG := $(or $(CONFIG),snscf/r50_l234_acf)
+train-snscf: train
+
 # SIAMFC=siamfc-pytorch checkpoint (CONFIG default siamfc/alexnet), or IMAGENET=torchvision weights CONFIG=hsiamfc/...
 import-siamfc: $(STAMP)
 	$(PYTHON) -m experiments.import_siamfc $(if $(SIAMFC),--siamfc "$(SIAMFC)") $(if $(IMAGENET),--imagenet "$(IMAGENET)") \
@@ -91,6 +96,13 @@ sweep: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m experiments.bench --configs $(BENCH_CONFIGS) $(EXTRA)
+
+# `make ablation PAPER=snscf DATA=/data/OTB100 [BENCH=vot]`: the paper's ablation columns (experiments/ablations/) from
+# their run folders under OUT/runs (make train CONFIG=...), side by side with the paper's numbers
+ablation: $(STAMP)
+	test -n "$(PAPER)" -a -n "$(DATA)" || { echo "make ablation: PAPER=<paper> DATA=<benchmark root> [BENCH=otb|vot]"; exit 2; }
+	$(PYTHON) -m experiments.ablation --paper "$(PAPER)" --data "$(DATA)" --runs "$(OUT)/runs" \
+		--out "$(OUT)/ablation-$(PAPER)" $(if $(BENCH),--benchmark "$(BENCH)") $(EXTRA)
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -1,0 +1,83 @@
+"""`make ablation`: a plan's columns evaluated from their checkpoints on generated OTB and VOT sequences, the
+numbers equal to the runner's scores, tables and files, missing checkpoints and bad --ckpt values reported."""
+import json
+
+import numpy as np
+import pytest
+
+from experiments import ablation
+from experiments.demo import save_checkpoint
+from experiments.train import build_cli
+from tracking.evaluation.scoring import score_ope
+from tracking.benchmarks import open_benchmark
+from tracking.synthetic.video import generate_videos
+from tracking.synthetic.writers import write_otb, write_vot
+
+PLAN = ablation.AblationPlan(
+    title="test ablation",
+    columns=(ablation.AblationColumn("SiamRPN++", "snscf/demo_siamrpnpp", paper=(("dp", 80.0), ("eao", 0.4))),
+             ablation.AblationColumn("SNS-CF", "snscf/demo", paper=(("dp", 84.0), ("cle", 20.2)))),
+)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ablation")
+    videos = generate_videos(21, 1, num_frames=6, size=(120, 160), difficulty="easy")
+    write_otb(videos, root / "otb")
+    write_vot(videos, root / "vot")
+    runs = root / "runs"
+    for column in PLAN.columns:  # untrained weights where make train would leave the last checkpoint
+        module = build_cli(["--config", column.config, "--seed_everything=0"], model_only=True).model
+        save_checkpoint(module, runs / column.config / "checkpoints" / "last.ckpt")
+    return root, runs
+
+
+def test_otb_columns_side_by_side(setup, capsys):
+    root, runs = setup
+    summary = ablation.run_ablation(PLAN, "otb", root / "otb", root / "out", runs, device="cpu", progress=False)
+    printed = capsys.readouterr().out
+    assert set(summary["measured"]) == {"SiamRPN++", "SNS-CF"}
+    for label, values in summary["measured"].items():
+        assert set(values) == {"dp", "os", "cle", "fps"}
+        report = score_ope(open_benchmark("otb", root / "otb"), root / "out" / "results" / "OTB" / label,
+                           progress=False)
+        assert values["dp"] == pytest.approx(100 * report.overall["precision_20"])
+        assert values["os"] == pytest.approx(100 * report.overall["success_rate_50"])
+        assert values["cle"] == pytest.approx(report.overall["center_error_mean"]) and values["cle"] > 0
+    assert "DP@20 (%)" in printed and "CLE (px)" in printed and "reported by the paper" in printed
+    assert summary["paper"]["SNS-CF"] == {"dp": 84.0, "cle": 20.2}
+    written = json.loads((root / "out" / "ablation_otb.json").read_text())
+    assert written["measured"] == summary["measured"]
+    table = (root / "out" / "ablation_otb.md").read_text()
+    assert "SiamRPN++" in table and "SNS-CF" in table and "84.000" in table
+
+
+def test_vot_columns_and_errors(setup, tmp_path):
+    root, runs = setup
+    summary = ablation.run_ablation(PLAN, "vot", root / "vot", tmp_path / "out", runs, device="cpu", progress=False,
+                                    max_sequences=1)
+    for values in summary["measured"].values():
+        assert set(values) == {"eao", "accuracy", "robustness", "ao", "fps"}
+        assert 0.0 <= values["ao"] <= 1.0 and np.isfinite(values["robustness"])
+    with pytest.raises(FileNotFoundError, match="make train CONFIG=snscf/demo"):
+        ablation.run_ablation(PLAN, "otb", root / "otb", tmp_path / "x", tmp_path / "no_runs", progress=False)
+    with pytest.raises(ValueError, match="unknown column"):
+        ablation.checkpoints(PLAN, runs, {"CF2": "x.ckpt"})
+    given = ablation.checkpoints(PLAN, tmp_path / "no_runs",
+                                 {c.label: str(runs / c.config / "checkpoints" / "last.ckpt") for c in PLAN.columns})
+    assert all(path.is_file() for path in given.values())
+    with pytest.raises(ValueError, match="runs on otb"):
+        ablation.run_ablation(PLAN, "got10k", root / "otb", tmp_path / "x", runs, progress=False)
+    with pytest.raises(SystemExit, match="not LABEL=PATH"):
+        ablation.main(["--paper", "snscf", "--data", str(root / "otb"), "--ckpt", "SNS-CF"])
+
+
+def test_snscf_plan_names_table3_configs():
+    plan = ablation.load_plan("snscf")
+    assert [c.config for c in plan.columns] == ["snscf/table3_siamrpnpp", "snscf/table3_direct",
+                                                "snscf/r50_l234_acf"]
+    assert dict(plan.columns[2].paper) == {"dp": 84.0, "os": 65.7, "cle": 20.2, "eao": 0.423, "accuracy": 0.587,
+                                           "robustness": 0.223, "ao": 0.487, "fps": 35.1}
+    with pytest.raises(ValueError, match="no ablation for paper 'nope'"):
+        ablation.load_plan("nope")
