@@ -454,7 +454,10 @@ class TorchvisionFeatures(Backbone):
         unknown = [name for name in self.outputs if name not in self.taps]
         if unknown:
             raise ValueError(f"outputs {unknown} are not taps of {arch}: {sorted(self.taps)}")
-        options = {"aux_logits": False, "init_weights": False} if arch == "inception_v3" else {}
+        # Inception-v3's ImageNet weights expect inputs scaled to [-1, 1]: torchvision builds it with them with
+        # transform_input=True, which maps the ImageNet-normalised input (rgb_normalized) onto that range
+        options = {"aux_logits": False, "init_weights": False, "transform_input": True} if arch == "inception_v3" \
+            else {}
         network = getattr(torchvision.models, arch)(weights=None, **options)
         if weights:
             self._load_into(network, weights)
@@ -557,10 +560,20 @@ BACKBONES = {
     "siamfc_alexnet": lambda outputs=("conv5",), width_mult=1.0: SiamFCAlexNet(outputs, width_mult),
     "mobilenetv2": lambda width_mult=1.0, used_layers=(3, 5, 7): MobileNetV2Backbone(width_mult, used_layers),
     **{f"torchvision_{arch}": _torchvision(arch) for arch in TORCHVISION_TAPS},
+    "bvlc_alexnet": lambda outputs=("conv5",), width_mult=1.0: _mfst_backbones().BVLCAlexNet(outputs, width_mult),
+    "torchvision_alexnet_mfst": lambda outputs=("conv3", "conv4", "conv5"), weights="":
+        _mfst_backbones().torchvision_alexnet_mfst(outputs, weights),
 }
 """Backbone name -> constructor. The hand-written layouts (``resnet*``, ``resnet*_pysot``, ``alexnet_legacy``,
 ``mobilenetv2``) are the ones pysot checkpoints import into, ``siamfc_alexnet`` the one siamfc-pytorch's do;
-``torchvision_*`` are built from torchvision."""
+``torchvision_*`` are built from torchvision; ``bvlc_alexnet`` / ``torchvision_alexnet_mfst`` are MFST's branch A
+(``tracking.models.mfst_backbones``)."""
+
+
+def _mfst_backbones():
+    from tracking.models import mfst_backbones  # imported when used: it builds on this module
+
+    return mfst_backbones
 
 
 def build_backbone(name: str, **options) -> Backbone:
