@@ -418,7 +418,7 @@ def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tra
 KINDS = ("otb", "vot", "uav123", "lasot", "got10k")
 TABLE_COLUMNS = {
     "ope": {"success_auc": "Success AUC", "precision_20": "Prec@20", "success_rate_50": "SR@0.5",
-            "norm_precision_auc": "NPrec AUC", "norm_precision_20": "NPrec@0.2"},
+            "norm_precision_auc": "NPrec AUC", "norm_precision_20": "NPrec@0.2", "center_error_mean": "CLE px"},
     "vot": {"accuracy": "Accuracy", "robustness": "Robustness", "failures": "Failures", "eao": "EAO"},
     "got10k": {"ao": "AO", "sr50": "SR@0.5", "sr75": "SR@0.75"},
 }

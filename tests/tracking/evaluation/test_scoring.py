@@ -69,6 +69,27 @@ def test_score_ope_lists_missing_sequences_and_scores_the_rest(otb_case):
     assert report.per_attribute["SV"]["num_sequences"] == 1
 
 
+def test_mean_centre_location_error_in_reports_and_tables(otb_case):
+    """CLE of the report: per sequence the mean finite centre error (Alpha and Beta have a NaN frame), overall
+    their mean; the evaluation table shows it."""
+    from tracking.evaluation.runner import format_report_table
+    from tracking.metrics.ope import center_error
+
+    root, results, truths = otb_case
+    report = score_ope(OTB(root, images=False), results, progress=False)
+    means = []
+    for name in ("Alpha", "Beta"):
+        pred = np.loadtxt(results / f"{name}.txt", delimiter=",")
+        pred[0] = truths[name][0]  # the first frame is the ground truth
+        errors = center_error(pred, truths[name])
+        means.append(np.nanmean(errors))
+        assert report.per_sequence[name]["center_error_mean"] == pytest.approx(means[-1])
+    assert report.overall["center_error_mean"] == pytest.approx(np.mean(means))
+    assert report.per_attribute["OCC"]["center_error_mean"] == pytest.approx(np.mean(means))
+    table = format_report_table([report], "otb")
+    assert "CLE px" in table.splitlines()[0] and f"{report.overall['center_error_mean']:.3f}" in table
+
+
 def test_result_files_with_tabs_or_spaces_score_the_same(otb_case, tmp_path):
     root, results, _ = otb_case
     for separator, folder in (("\t", "Tabs"), (" ", "Spaces")):
