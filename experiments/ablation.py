@@ -11,7 +11,8 @@ runner into ``--out`` (results resume as ``make eval-*`` does). One-pass benchma
 precision at 20 px (DP, %), overlap success rate at 0.5 (OS, %), mean centre location error (CLE, px) and FPS;
 VOT: EAO, accuracy and robustness of the supervised experiment, and the no-reset average overlap (AO) and FPS of a
 one-pass run over the same sequences. The measured table is printed beside the paper's, and written to
-``--out``/``ablation_<benchmark>.md`` and ``.json``.
+``--out``/``ablation_<benchmark>.md`` and ``.json``. A plan with a layout of its own has a ``run_ablation`` method
+taking the command line's values and runs itself (MFST's Tables I and II: ``experiments/ablations/mfst.py``).
 """
 from __future__ import annotations
 
@@ -191,8 +192,10 @@ def main(argv=None) -> dict:
             raise SystemExit(f"error: --ckpt {item!r} is not LABEL=PATH")
         given[label.strip()] = path.strip()
     plan = load_plan(args.paper)
-    return run_ablation(plan, args.benchmark, args.data, args.out or f"outputs/ablation-{args.paper}", args.runs,
-                        given, cli.resolve_device(args.device), args.max_sequences, not args.no_progress)
+    # a plan with a table layout of its own (MFST's Tables I and II: rows x subsets) runs itself
+    run = plan.run_ablation if hasattr(plan, "run_ablation") else lambda *values: run_ablation(plan, *values)
+    return run(args.benchmark, args.data, args.out or f"outputs/ablation-{args.paper}", args.runs, given,
+               cli.resolve_device(args.device), args.max_sequences, not args.no_progress)
 
 
 if __name__ == "__main__":
