@@ -15,15 +15,16 @@ EXTRA ?=
 TRACKER ?=
 STEPS ?=
 PAPER ?=
+BATCH ?=
 # `make bench` times these configs (each paper adds its main ones)
 BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo \
                  siamfc/alexnet hsiamfc/vgg19 hsiamfc/resnet50 hsiamfc/densenet169 \
-                 snscf/r50_l234_acf snscf/demo
+                 snscf/r50_l234_acf snscf/demo mfst/mfst
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
         train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench \
-        ablation clean
+        ablation train-mfst import-mfst clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv .venv
@@ -82,6 +83,16 @@ train-hsiamfc: train
 
 train-snscf: CONFIG := $(or $(CONFIG),snscf/r50_l234_acf)
 train-snscf: train
+
+# MFST's SE blocks on frozen backbones: EXTRA="--model.init_args.siamfc_checkpoint=... --model.init_args.alexnet_weights=bvlc_alexnet.npy"
+train-mfst: CONFIG := $(or $(CONFIG),mfst/mfst)
+train-mfst: train
+
+# an MFST checkpoint from its branches: S=/A= an MFST run's checkpoint (mfst/siamfc_se, mfst/alexnet_se), a SiamFC
+# checkpoint, bvlc_alexnet.npy (CONFIG default mfst/mfst)
+import-mfst: $(STAMP)
+	$(PYTHON) -m experiments.import_mfst $(if $(S),--s "$(S)") $(if $(A),--a "$(A)") \
+		--config "$(or $(CONFIG),mfst/mfst)" --out "$(OUT)"
 
 # SIAMFC=siamfc-pytorch checkpoint (CONFIG default siamfc/alexnet), or IMAGENET=torchvision weights CONFIG=hsiamfc/...
 import-siamfc: $(STAMP)

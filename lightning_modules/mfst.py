@@ -214,6 +214,9 @@ class MFSTModule(SiameseModule):
         if source.endswith(".ckpt"):
             state = read_state_dict_of(Path(source))
             prefix = f"model.branches.{branch}."
+            if not any(key.startswith((prefix, SIAMFC_BACKBONE_PREFIX)) for key in state):
+                raise DataError(source, f"holds neither an MFST branch {branch.upper()} ({prefix}*) nor a SiamFC "
+                                        f"backbone ({SIAMFC_BACKBONE_PREFIX}*)")
             if any(key.startswith(prefix) for key in state):
                 module.load_state_dict(matching_state(Path(source), state, prefix, module, f"MFST branch {branch}"))
                 what = "backbone, SE blocks and biases"
