@@ -109,21 +109,18 @@ def test_trackers_by_name_survive_a_checkpoint(tmp_path):
         assert np.all(np.isfinite(tracker.update(image)))
 
 
-# paper 000 variant -> (backbone, levels, default tracker)
-VARIANTS = {f"hsiamfc/{net}{suffix}": (f"torchvision_{net}", levels, tracker)
-            for net in ("vgg19", "resnet50", "densenet169")
-            for suffix, levels, tracker in (("", ["conv3", "conv4", "conv5"], "hierarchical"),
-                                            ("_conv3", ["conv3"], "conv3"), ("_conv4", ["conv4"], "conv4"),
-                                            ("_conv5", ["conv5"], "conv5"))}
+# paper 000 variant -> (backbone, default tracker): the baselines are the same network tracked by one level's map
+VARIANTS = {f"hsiamfc/{net}{suffix}": (f"torchvision_{net}", tracker) for net in ("vgg19", "resnet50", "densenet169")
+            for suffix, tracker in (("", "hierarchical"), ("_conv3", "conv3"), ("_conv4", "conv4"), ("_conv5", "conv5"))}
 
 
 def test_each_paper_000_variant_is_one_config():
     assert set(VARIANTS) <= set(config_names())
     assert {"siamfc/alexnet", "siamfc/alexnet_vid", "siamfc/demo"} <= set(config_names())
-    for name, (backbone, levels, tracker) in VARIANTS.items():
+    for name, (backbone, tracker) in VARIANTS.items():
         config = resolved_config(name).model.init_args
         assert (config.network.backbone, list(config.network.levels), config.default_tracker) == \
-            (backbone, levels, tracker)
+            (backbone, ["conv3", "conv4", "conv5"], tracker)
         assert config.network.feature_grid_stride == 8 and config.network.image_format == "rgb_normalized"
         assert (config.layer_tracker.response_up, config.layer_tracker.upsample_mode) == (8, "bilinear")
         hierarchical = config.hierarchical_tracker
