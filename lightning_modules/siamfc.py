@@ -29,6 +29,7 @@ from lightning_modules.base import OptimizerSchedule, SiameseModule, plain
 from tracking.models.losses import balanced_logistic_loss, siamfc_labels
 from tracking.models.siamfc import SiamFC, SiamFCNetwork, siamfc_network
 from tracking.trackers.hierarchical import PAPER_LAYER_PARAMS, HierarchicalParams, HierarchicalSiamFCTracker
+from tracking.trackers.online import OnlineParams, OnlineSiamFCTracker
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
 # siamfc-pytorch parse_args / __init__ (siamfc.py:67-77, 99-110): SGD(1e-2, 0.9, 5e-4), ExponentialLR to 1e-5 in 50
@@ -46,6 +47,8 @@ class SiamFCModule(SiameseModule):
         layer_tracker: parameters of the single-layer trackers ``conv3`` / ``conv4`` / ``conv5`` (paper 000's
             upsampling by default).
         hierarchical_tracker: parameters of the ``hierarchical`` tracker (``HierarchicalParams``).
+        online_tracker: parameters of the ``online`` tracker (``OnlineParams``: paper 001's online training of a
+            per-sequence copy of the network, on SiamFC's step).
         default_tracker: the tracker a checkpoint runs when none is named ("siamfc", "hierarchical", "conv4"...).
         benchmark_tracker: per-benchmark tracker values, ``{benchmark: {tracker name: {...}}}``.
         positive_radius, negative_radius: label radii in search pixels (siamfc-pytorch r_pos 16, r_neg 0).
@@ -56,17 +59,18 @@ class SiamFCModule(SiameseModule):
         optim: SGD and the learning-rate space (``SIAMFC_SCHEDULE`` by default).
     """
 
-    trackers = {"siamfc": SiamFCParams, "hierarchical": HierarchicalParams,
+    trackers = {"siamfc": SiamFCParams, "hierarchical": HierarchicalParams, "online": OnlineParams,
                 **{name: SiamFCParams for name in LAYER_TRACKERS}}
     main_tracker = "siamfc"
 
     def __init__(self, network: SiamFCNetwork = SiamFCNetwork(), tracker: SiamFCParams = SiamFCParams(),
                  layer_tracker: SiamFCParams = PAPER_LAYER_PARAMS,
-                 hierarchical_tracker: HierarchicalParams = HierarchicalParams(), default_tracker: str = "siamfc",
+                 hierarchical_tracker: HierarchicalParams = HierarchicalParams(),
+                 online_tracker: OnlineParams = OnlineParams(), default_tracker: str = "siamfc",
                  benchmark_tracker: dict[str, dict] | None = None, positive_radius: float = 16.0,
                  negative_radius: float = 0.0, train_search_size: int = 239, context_amount: float = 0.5,
                  pretrained_backbone: str = "", optim: OptimizerSchedule = SIAMFC_SCHEDULE, target_seed: int = 0):
-        tracker_params = {"siamfc": tracker, "hierarchical": hierarchical_tracker,
+        tracker_params = {"siamfc": tracker, "hierarchical": hierarchical_tracker, "online": online_tracker,
                           **{name: layer_tracker for name in LAYER_TRACKERS}}
         super().__init__(optim, tracker_params, benchmark_tracker, target_seed)
         if default_tracker not in self.trackers:
@@ -77,7 +81,8 @@ class SiamFCModule(SiameseModule):
         self.save_hyperparameters(plain({
             "network": self.network_config, "tracker": self.tracker_defaults["siamfc"],
             "layer_tracker": self.tracker_defaults["conv3"],
-            "hierarchical_tracker": self.tracker_defaults["hierarchical"], "default_tracker": default_tracker,
+            "hierarchical_tracker": self.tracker_defaults["hierarchical"],
+            "online_tracker": self.tracker_defaults["online"], "default_tracker": default_tracker,
             "benchmark_tracker": self.benchmark_tracker, "positive_radius": positive_radius,
             "negative_radius": negative_radius, "train_search_size": train_search_size,
             "context_amount": context_amount, "pretrained_backbone": pretrained_backbone, "optim": self.optim,
@@ -127,6 +132,8 @@ class SiamFCModule(SiameseModule):
             return HierarchicalSiamFCTracker(network, params, device=self.device, name="HSiamFC")
         if name == "siamfc":
             return SiamFCTracker(network, params, device=self.device, name="SiamFC")
+        if name == "online":
+            return OnlineSiamFCTracker(network, params, device=self.device, name="SiamFC-OT")
         return SiamFCTracker(network, params, level=name, device=self.device, name=f"SiamFC-{name}")
 
     def load_pretrained(self) -> None:

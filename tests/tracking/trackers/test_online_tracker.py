@@ -1,0 +1,253 @@
+"""Paper 001's online training (tracking.trackers.online): the equations on hand-computed cases (the normalisation
+of a map with negative values, the KL loss of Eq. 4 with its zero-loss threshold (Eq. 5), Peak_r / PSR_r / JCPP
+(Eq. 8-9), alpha (Eq. 11) and the template-map update (Eq. 10)), then the tracker on a tiny random SiamFC: a
+confident frame fine-tunes the per-sequence copy of the network (4 SGD steps, momentum 0.9, gradients through both
+branches) and an unconfident one does not, the module's network is never written, and no sequence's result
+depends on the sequences tracked before it (one-pass with BATCH=2 and VOT supervised through the runner)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tracking.models.siamfc import SiamFC
+from tracking.trackers.online import (OnlineParams, OnlineSiamFCTracker, blend_template, joint_confidence,
+                                      kl_divergence, relative, score_distribution, thresholded_loss,
+                                      trainable_parameters, update_rate)
+
+
+def tensor(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+# ---------------------------------------------------------------------------------------------- equations
+def test_a_map_with_negative_values_becomes_a_distribution():
+    raw = tensor([[-1.0, 1.0], [3.0, -1.0]])
+    # shifted by its minimum (+1): [0, 2, 4, 0], divided by the sum 6
+    assert torch.allclose(score_distribution(raw), tensor([[0, 1 / 3], [2 / 3, 0]]))
+    # mixed with the uniform distribution: 0.9 p + 0.1 / 4
+    assert torch.allclose(score_distribution(raw, 0.1), tensor([[0.025, 0.325], [0.625, 0.025]]))
+    assert torch.allclose(score_distribution(tensor([[5.0, 5.0], [5.0, 5.0]]), 0.1), torch.full((2, 2), 0.25,
+                                                                                                  dtype=torch.float64))
+    # the same distribution whatever the map's offset and (positive) scale
+    assert torch.allclose(score_distribution(3 * raw - 7, 0.1), score_distribution(raw, 0.1))
+
+
+def test_kl_loss_and_its_zero_loss_threshold():
+    uniform = torch.full((4,), 0.25, dtype=torch.float64)
+    # sum r_t log(r_t / r_c): 0.5 log 2 + 0.5 log 2 + 0 + 0 = log 2 = 0.693 (cells with r_t = 0 count 0)
+    half = kl_divergence(tensor([0.5, 0.5, 0.0, 0.0]), uniform)
+    assert float(half) == pytest.approx(math.log(2))
+    assert thresholded_loss(half, 1.0) == 0.0  # below T_l = 1: zero loss
+    # 1 log 4 = 1.386 > T_l: kept
+    assert thresholded_loss(kl_divergence(tensor([1.0, 0, 0, 0]), uniform), 1.0) == pytest.approx(math.log(4))
+    # 0.7 log 7 + 0.1 log 1 + 0.1 log 1 + 0.1 log(1/7) = 0.6 log 7 = 1.1675
+    swapped = kl_divergence(tensor([0.7, 0.1, 0.1, 0.1]), tensor([0.1, 0.1, 0.1, 0.7]))
+    assert thresholded_loss(swapped, 1.0) == pytest.approx(0.6 * math.log(7))
+    assert float(kl_divergence(uniform, uniform)) == 0.0
+    assert thresholded_loss(1.0, 1.0) == 0.0  # exactly T_l: not above it
+
+
+def test_relative_peak_psr_jcpp_alpha_and_the_template_update_by_hand():
+    template = tensor([0.4, 0.3, 0.2, 0.1])  # mean 0.25, std sqrt(0.0125): PSR = 0.15 / 0.1118 = 3 / sqrt(5)
+    current = tensor([0.3, 0.7 / 3, 0.7 / 3, 0.7 / 3])  # one peak, three equal cells: PSR = sqrt(3)
+    peak_r, psr_r, jcpp = joint_confidence(current, template, 0.5)
+    assert peak_r == pytest.approx(0.3 / 0.4)  # 0.75
+    assert psr_r == 1.0  # min(1, sqrt(3) / (3 / sqrt(5)) = 1.29)
+    assert jcpp == pytest.approx(0.5 * 0.75 + 0.5 * 1.0)  # 0.875
+    alpha = update_rate(jcpp, 0.7)
+    assert alpha == pytest.approx((0.875 - 0.7) / 0.3)  # 0.5833
+    blended = blend_template(template, current, alpha)
+    assert torch.allclose(blended, tensor([0.341667, 0.261111, 0.219444, 0.177778]), atol=1e-6)
+    assert float(blended.sum()) == pytest.approx(1.0)  # still a distribution
+    # the roles swapped: the peak ratio is capped, the PSR ratio is sqrt(3/5) = 0.7746
+    peak_r, psr_r, jcpp = joint_confidence(template, current, 0.5)
+    assert (peak_r, psr_r) == (1.0, pytest.approx(math.sqrt(3 / 5)))
+    assert jcpp == pytest.approx(0.5 + 0.5 * math.sqrt(3 / 5))  # 0.8873
+    assert joint_confidence(template, current, 0.25)[2] == pytest.approx(0.25 + 0.75 * math.sqrt(3 / 5))
+    # alpha: 0 up to T_c (no update), 1 at JCPP = 1 (R_t replaced by R_c)
+    assert update_rate(0.7, 0.7) == 0.0 and update_rate(0.5, 0.7) == 0.0 and update_rate(1.0, 0.7) == 1.0
+    assert torch.equal(blend_template(template, current, 1.0), current)
+    assert relative(2.0, 0.0) == 1.0  # a flat template (PSR 0) makes any current map at least as sharp
+
+
+def test_parameters_are_the_papers():
+    params = OnlineParams()
+    assert (params.iterations, params.momentum, params.loss_threshold, params.confidence_threshold,
+            params.peak_weight) == (4, 0.9, 1.0, 0.7, 0.5)
+    assert (params.scale_num, params.scale_step, params.window_influence, params.response_up) == (3, 1.0375, 0.176, 16)
+    with pytest.raises(ValueError, match="trainable_layers"):
+        OnlineParams(trainable_layers=-1)
+    with pytest.raises(ValueError, match="momentum"):
+        OnlineParams(momentum=1.0)
+
+
+# ---------------------------------------------------------------------------------------------- tracker
+def tiny_network(seed: int = 0) -> SiamFC:
+    torch.manual_seed(seed)
+    return SiamFC({"backbone_options": {"width_mult": 0.25}})
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from tracking.synthetic.video import generate_video
+
+    videos = [generate_video(seed, num_frames=4, size=(72, 96), difficulty="normal", name=f"S{seed}")
+              for seed in (11, 12)]
+    return videos
+
+
+def state(module) -> dict:
+    return {key: value.detach().clone() for key, value in module.state_dict().items()}
+
+
+def changed(before: dict, module) -> list[str]:
+    return [key for key, value in module.state_dict().items() if not torch.equal(before[key], value)]
+
+
+def test_trainable_layers_select_the_last_convolutions():
+    network = tiny_network()
+    backbone = network.backbone
+    assert trainable_parameters(network, None) == list(network.parameters())
+    assert trainable_parameters(network, 0) == []
+    assert trainable_parameters(network, 1) == list(backbone.conv5.parameters())  # the head has no parameters
+    # conv4's convolution and the BatchNorm after it, then conv5
+    assert trainable_parameters(network, 2) == [*backbone.conv4.parameters(), *backbone.conv5.parameters()]
+    with pytest.raises(ValueError, match="has 5 convolutions"):
+        trainable_parameters(network, 6)
+
+
+def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(frames, monkeypatch):
+    video = frames[0]
+    network = tiny_network()
+    module_weights = state(network)
+    optimizers = []
+    original_sgd = torch.optim.SGD
+
+    def spy(*args, **kwargs):
+        optimizers.append(kwargs)
+        return original_sgd(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", spy)
+    tracker = OnlineSiamFCTracker(network, {"loss_threshold": 0.0, "learning_rate": 0.01})
+    tracker.init(video.frames[0], video.boxes[0])
+
+    # unconfident: a template map sharper than any current map (its peak and PSR far above R_c's): JCPP < T_c
+    sharp = torch.full_like(tracker.template_map, 1e-6)
+    sharp[8, 8] = 1 - 1e-6 * (sharp.numel() - 1)
+    tracker.template_map = sharp.clone()
+    copy_weights = state(tracker.model)
+    tracker.update(video.frames[1])
+    assert tracker.last["jcpp"] < 0.7 and tracker.last["steps"] == 0 and tracker.last["alpha"] == 0.0
+    assert changed(copy_weights, tracker.model) == [] and torch.equal(tracker.template_map, sharp)
+    assert optimizers == []
+
+    # confident: a uniform template map (peak 1/N, PSR 0): both ratios capped at 1, JCPP = 1, alpha = 1
+    uniform = torch.full_like(tracker.template_map, 1 / tracker.template_map.numel())
+    tracker.template_map = uniform
+    kernel_before = [k.clone() for k in tracker.kernel]
+    tracker.update(video.frames[2])
+    last = tracker.last
+    assert last["jcpp"] == 1.0 and last["alpha"] == 1.0
+    assert last["steps"] == 4 and len(last["losses"]) == 4  # 4 SGD iterations (T_l = 0 here: every loss counts)
+    assert optimizers == [{"lr": 0.01, "momentum": 0.9}]
+    assert last["losses"][0] == pytest.approx(last["kl"], rel=1e-4)  # the first step's loss is the frame's KL
+    assert changed(copy_weights, tracker.model)  # the per-sequence copy was fine-tuned ...
+    assert changed(module_weights, network) == []  # ... the module's network was not
+    assert not all(torch.equal(a, b) for a, b in zip(kernel_before, tracker.kernel))  # tracking uses the new weights
+    # R_t replaced by the R_c measured before the fine-tuning (alpha = 1), a distribution
+    assert torch.equal(tracker.template_map, last["current_map"])
+    assert float(tracker.template_map.sum()) == pytest.approx(1.0, abs=1e-5)
+
+    # confident but the loss below T_l: no step (Eq. 5), the template map still updated
+    high = OnlineSiamFCTracker(network, {"loss_threshold": 1e9})
+    high.init(video.frames[0], video.boxes[0])
+    high.template_map = uniform.clone()
+    before = state(high.model)
+    high.update(video.frames[1])
+    assert high.last["jcpp"] == 1.0 and high.last["steps"] == 0 and changed(before, high.model) == []
+    assert not torch.equal(high.template_map, uniform)
+    # a new sequence starts again from the checkpoint's weights
+    tracker.init(video.frames[0], video.boxes[0])
+    assert changed(module_weights, tracker.model) == []
+
+
+def test_the_loss_is_back_propagated_through_both_branches(frames):
+    video = frames[0]
+    tracker = OnlineSiamFCTracker(tiny_network(), {"loss_threshold": 0.0, "trainable_layers": 1,
+                                                   "iterations": 1})
+    tracker.init(video.frames[0], video.boxes[0])
+    tracker.template_map = torch.full_like(tracker.template_map, 1 / tracker.template_map.numel())
+    gradients = []  # the spatial size of each conv5 output a gradient reached
+
+    def on_output(module, inputs, output):
+        if output.requires_grad:
+            output.register_hook(lambda grad: gradients.append(tuple(grad.shape[-2:])))
+
+    handle = tracker.model.backbone.conv5.register_forward_hook(on_output)
+    frozen = state(tracker.model.backbone.conv4)
+    tracker.update(video.frames[1])
+    handle.remove()
+    assert tracker.last["steps"] == 1
+    assert sorted(gradients) == [(6, 6), (22, 22)]  # the exemplar's 6x6 and the search crop's 22x22 features
+    assert changed(frozen, tracker.model.backbone.conv4) == []  # trainable_layers=1: conv4 stays
+
+
+def test_no_sequence_depends_on_the_ones_tracked_before_it(frames):
+    first, second = frames
+    # fine-tune every frame (conv5, 2 iterations: the property does not depend on how much, the time does)
+    params = {"loss_threshold": 0.0, "confidence_threshold": 0.0, "learning_rate": 0.01, "trainable_layers": 1,
+              "iterations": 2}
+    network = tiny_network()
+    tracker = OnlineSiamFCTracker(network, params)
+
+    def track(video):
+        tracker.init(video.frames[0], video.boxes[0])
+        boxes, steps = [], 0
+        for image in video.frames[1:]:
+            boxes.append(tracker.update(image))
+            steps += tracker.last["steps"]
+        return np.array(boxes), steps
+
+    _, steps = track(first)
+    assert steps == 2 * (len(first.frames) - 1)
+    after_first, _ = track(second)
+    fresh = OnlineSiamFCTracker(network, params)
+    fresh.init(second.frames[0], second.boxes[0])
+    alone = np.array([fresh.update(image) for image in second.frames[1:]])
+    np.testing.assert_array_equal(after_first, alone)
+    again, _ = track(second)  # and the same again: deterministic
+    np.testing.assert_array_equal(again, alone)
+    assert tracker.batched(4) is None  # tracked one sequence at a time
+
+
+def test_through_the_runner_results_do_not_depend_on_the_order(frames, tmp_path, capsys):
+    from tracking.benchmarks import OTB, VOT
+    from tracking.evaluation.runner import run_ope, run_vot_supervised
+    from tracking.synthetic.writers import write_otb, write_vot
+
+    first, second = frames
+    for name, videos in (("both", [first, second]), ("alone", [second])):
+        write_otb(videos, tmp_path / name / "otb")
+        write_vot(videos, tmp_path / name / "vot")
+    params = {"loss_threshold": 0.0, "confidence_threshold": 0.0, "learning_rate": 0.01, "trainable_layers": 1,
+              "iterations": 2}
+    network = tiny_network()
+    results = {}
+    for name in ("both", "alone"):
+        tracker = OnlineSiamFCTracker(network, params)
+        run_ope(tracker, OTB(tmp_path / name / "otb"), tmp_path / name / "results", "online", "OTB",
+                progress=False, batch=2)
+        tracker = OnlineSiamFCTracker(network, params)
+        run_vot_supervised(tracker, VOT(tmp_path / name / "vot"), tmp_path / name / "results", "online", "VOT",
+                           progress=False, batch=2)
+        results[name] = sorted(p for p in (tmp_path / name / "results").rglob(f"*{second.name}*.txt")
+                               if "time" not in p.name)
+    assert "no batched step" in capsys.readouterr().out
+    assert [p.relative_to(tmp_path / "both") for p in results["both"]] == \
+        [p.relative_to(tmp_path / "alone") for p in results["alone"]]
+    assert len(results["both"]) == 2  # the one-pass and the VOT result of the second sequence
+    for both, alone in zip(results["both"], results["alone"]):
+        assert both.read_text() == alone.read_text()

@@ -1,0 +1,251 @@
+"""SiamFC online training (paper 001, ``../shared/papers/001_*.txt``): SiamFC's tracker whose network is fine-tuned
+while it tracks, by the divergence between the current score map and a template score map, when the tracking is
+confident.
+
+Per sequence (``init``):
+
+- the network is a fresh copy of the checkpoint's (the module's network is read, never trained): fine-tuning
+  never leaks from one sequence into the next, nor into the module;
+- template score map R_t (Sec. 2.3): the first frame's exemplar against the search crop centred on the ground
+  truth, as a distribution (below).
+
+Per frame (``update``): SiamFC's step (``SiamFCTracker``: three scales, penalties, window) with the current
+network, then:
+
+- current score map R_c: the exemplar against one search crop centred on the new position, at the new size;
+- confidence (Eq. 8-9): ``Peak_r = min(1, Peak(R_c) / Peak(R_t))``, ``PSR_r = min(1, PSR(R_c) / PSR(R_t))``,
+  ``JCPP = lambda Peak_r + (1 - lambda) PSR_r`` (lambda 0.5);
+- only when ``JCPP > T_c`` (0.7): up to 4 SGD iterations (momentum 0.9) on the KL loss (Eq. 4)
+  ``l = sum r_t log(r_t / r_c)`` with the zero-loss threshold T_l = 1 (Eq. 5: ``l`` is 0 unless it exceeds T_l),
+  back-propagated end to end through both branches (exemplar and search features: Eq. 6-7 are autograd's
+  gradients of the correlation), then the template map update (Eq. 10-11)
+  ``R_t <- (1 - alpha) R_t + alpha R_c`` with ``alpha = (JCPP - T_c) / (1 - T_c)``.
+
+Choices where the paper is silent (each an ``OnlineParams`` value or stated here):
+
+- **Score maps as distributions.** A raw map has negative values. It becomes a distribution as SiamFC's tracker
+  already normalises its response (siamfc-pytorch ``siamfc.py:185-187``): shifted by its minimum (the least
+  similar position gets 0) and divided by its sum; then mixed with a uniform floor,
+  ``r = (1 - floor) r + floor / N`` (``distribution_floor`` 0.01), so no cell is 0 and the KL and its gradient
+  (``-r_t / r_c``) stay finite. A constant map becomes the uniform distribution. Both maps are the network's raw
+  17x17 maps (no upsampling, no window, no scale penalty).
+- **Peak and PSR** are taken on those distributions (so ``Peak_r`` compares how concentrated the two maps are,
+  whatever the raw maps' offset); PSR is paper 000's whole-map ``(max - mean) / std``
+  (``tracking.trackers.hierarchical.psr``), unchanged by the shift and scale of the normalisation. A template map
+  with a zero PSR (flat) gives ``PSR_r = 1``.
+- **The template map update** blends the two distributions, so R_t stays one; it uses the R_c whose confidence
+  was measured (before the fine-tuning), whenever ``JCPP > T_c`` (whether or not the loss exceeded T_l).
+- **Iterations.** Each of the 4 iterations recomputes R_c with the current weights. An iteration whose loss is
+  not above T_l has a zero loss (Eq. 5), hence no gradient: it makes no step (the momentum does not coast on), and
+  since the weights did not change the remaining iterations would be the same, so they end. Every training
+  starts with a fresh momentum buffer (one "training" is 4 iterations, Sec. 3.1). No weight decay.
+- **What trains** (``trainable_layers``): None trains every parameter (end to end); k trains the backbone's last k
+  convolutions (with the normalisation layers that follow the first of them) and the head's parameters, if any.
+  BatchNorm stays in eval mode: its running statistics are the checkpoint's (a batch of one crop would make
+  train-mode statistics meaningless); its affine parameters train when inside the trained layers.
+- **Learning rate** (``learning_rate``): not given by the paper; the default and its measurement are in the README
+  (``make sweep SWEEP=siamfc_online`` searches it with ``trainable_layers``).
+
+The paper's numbers (lambda 0.5, T_l 1, T_c 0.7, 4 iterations, momentum 0.9) are the defaults; SiamFC's tracking
+values (``SiamFCParams``) are inherited.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from tracking.crops import crop_and_resize_siamfc
+from tracking.tracker import rgb_frame
+from tracking.trackers.hierarchical import psr
+from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
+
+
+@dataclass(frozen=True)
+class OnlineParams(SiamFCParams):
+    """Paper 001's online training on top of SiamFC's tracking values (see the module docstring).
+
+    ``learning_rate``: SGD step size of the fine-tuning (not in the paper). ``trainable_layers``: None (every
+    parameter, end to end) or the number k of the backbone's last convolutions that train (0: only the template
+    map updates). ``iterations`` (4) and ``momentum`` (0.9): SGD per training (Sec. 3.1). ``loss_threshold``:
+    T_l, the zero-loss threshold (Eq. 5, 1). ``confidence_threshold``: T_c (Eq. 9-11, 0.7). ``peak_weight``:
+    lambda of JCPP (Eq. 9, 0.5). ``distribution_floor``: the uniform share mixed into each normalised map.
+    """
+
+    learning_rate: float = 1e-3
+    trainable_layers: int | None = None
+    iterations: int = 4
+    momentum: float = 0.9
+    loss_threshold: float = 1.0
+    confidence_threshold: float = 0.7
+    peak_weight: float = 0.5
+    distribution_floor: float = 0.01
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.learning_rate < 0 or self.iterations < 0 or not 0 <= self.momentum < 1:
+            raise ValueError(f"learning_rate and iterations must be non-negative and momentum in [0, 1), got "
+                             f"{self.learning_rate}, {self.iterations}, {self.momentum}")
+        if self.trainable_layers is not None and self.trainable_layers < 0:
+            raise ValueError(f"trainable_layers must be None (all) or a count >= 0, got {self.trainable_layers}")
+        if not 0 <= self.peak_weight <= 1 or not 0 <= self.confidence_threshold < 1:
+            raise ValueError(f"peak_weight must be in [0, 1] and confidence_threshold in [0, 1), got "
+                             f"{self.peak_weight}, {self.confidence_threshold}")
+        if not 0 <= self.distribution_floor < 1:
+            raise ValueError(f"distribution_floor must be in [0, 1), got {self.distribution_floor}")
+
+
+# ------------------------------------------------------------------------------------------------ equations
+def score_distribution(score_map: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
+    """A score map as a distribution over its cells: ``(R - min R) / sum(R - min R)``, mixed with the uniform
+    distribution by ``floor``; a constant map gives the uniform distribution. Differentiable."""
+    shifted = score_map - score_map.min()
+    total = shifted.sum()
+    if float(total.detach()) > 0:
+        distribution = shifted / total
+    else:
+        distribution = torch.full_like(score_map, 1.0 / score_map.numel())
+    return (1 - floor) * distribution + floor / score_map.numel()
+
+
+def kl_divergence(template: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """Eq. 4, ``sum r_t log(r_t / r_c)`` (a cell with ``r_t = 0`` contributes 0)."""
+    return (torch.xlogy(template, template) - torch.xlogy(template, current)).sum()
+
+
+def thresholded_loss(loss: float, threshold: float) -> float:
+    """Eq. 5: the loss when it exceeds the zero-loss threshold T_l, else 0."""
+    return float(loss) if float(loss) > threshold else 0.0
+
+
+def relative(current: float, template: float) -> float:
+    """Eq. 8's ``min(1, current / template)``; 1 when the template's value is not positive."""
+    return min(1.0, current / template) if template > 0 else 1.0
+
+
+def joint_confidence(current, template, peak_weight: float = 0.5) -> tuple[float, float, float]:
+    """(Peak_r, PSR_r, JCPP) of the current map against the template map (Eq. 8-9), both distributions."""
+    current = np.asarray(torch.as_tensor(current).detach().cpu(), dtype=np.float64)
+    template = np.asarray(torch.as_tensor(template).detach().cpu(), dtype=np.float64)
+    peak_r = relative(float(current.max()), float(template.max()))
+    psr_r = relative(psr(current), psr(template))
+    return peak_r, psr_r, peak_weight * peak_r + (1 - peak_weight) * psr_r
+
+
+def update_rate(jcpp: float, threshold: float) -> float:
+    """Eq. 11, ``alpha = (JCPP - T_c) / (1 - T_c)``; 0 when ``JCPP <= T_c`` (no update)."""
+    return (jcpp - threshold) / (1 - threshold) if jcpp > threshold else 0.0
+
+
+def blend_template(template: torch.Tensor, current: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Eq. 10, ``R_t <- (1 - alpha) R_t + alpha R_c``."""
+    return (1 - alpha) * template + alpha * current
+
+
+def trainable_parameters(model: nn.Module, layers: int | None) -> list[nn.Parameter]:
+    """The parameters online training updates: all (``layers`` None), or those of the backbone's last ``layers``
+    convolutions and of every backbone module registered after the first of them (their normalisation layers),
+    plus the head's."""
+    if layers is None:
+        return list(model.parameters())
+    if layers == 0:
+        return []
+    modules = list(model.backbone.modules())
+    convolutions = [index for index, module in enumerate(modules) if isinstance(module, nn.Conv2d)]
+    if layers > len(convolutions):
+        raise ValueError(f"trainable_layers={layers}, but the backbone has {len(convolutions)} convolutions")
+    chosen = [p for module in modules[convolutions[-layers]:] for p in module.parameters(recurse=False)]
+    return chosen + list(model.head.parameters())
+
+
+# ------------------------------------------------------------------------------------------------ tracker
+class OnlineSiamFCTracker(SiamFCTracker):
+    """SiamFC's tracker with paper 001's online training on a per-sequence copy of the network (module docstring).
+
+    After each ``update``, ``last`` holds the frame's ``peak_r``, ``psr_r``, ``jcpp``, ``kl`` (Eq. 4 before any
+    step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and
+    ``current_map`` (R_c, before any step).
+    """
+
+    params_class = OnlineParams
+
+    def __init__(self, model, params=None, level: str | None = None, device="cpu",
+                 autocast_dtype: torch.dtype | None = None, name: str = "SiamFC-OT"):
+        super().__init__(model, params, level, device, autocast_dtype, name)
+        self.source = self.model  # the checkpoint's network: every sequence starts from it, nothing writes to it
+        self.model = copy.deepcopy(self.source).eval()
+        self.trainable = trainable_parameters(self.model, self.params.trainable_layers)
+        trained = {id(p) for p in self.trainable}
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(id(parameter) in trained)
+        self.template_map = None
+        self.last: dict = {}
+
+    def batched(self, batch: int):
+        """None: the network changes per sequence, so sequences are tracked one at a time (the runner says so)."""
+        return None
+
+    def init(self, image: np.ndarray, box) -> None:
+        with torch.no_grad():
+            self.model.load_state_dict(self.source.state_dict())
+        super().init(image, box)
+        image = rgb_frame(image)
+        exemplar = crop_and_resize_siamfc(image, self.center, self.z_sz, self.network.exemplar_size, self.avg_color)
+        self.exemplar = self._input([exemplar])
+        self.template_map = self._current_map(image)[0]
+        self.last = {}
+
+    def _current_map(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(distribution, search input) of the exemplar against the search crop centred on the current position."""
+        crop = crop_and_resize_siamfc(image, self.center, self.x_sz, self.params.instance_size, self.avg_color)
+        search = self._input([crop])
+        with torch.inference_mode(), self._autocast():
+            score = self.model.responses(self.kernel, search)[self.level][0, 0].float()
+        # a clone outside inference mode: R_t takes part in the fine-tuning's autograd graph
+        return score_distribution(score.clone(), self.params.distribution_floor), search
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        box = super().update(image)  # SiamFC's step with the network as fine-tuned so far
+        self.learn(rgb_frame(image))
+        return box
+
+    def learn(self, image: np.ndarray) -> None:
+        """The online step after a tracked frame: R_c, JCPP, and when confident the fine-tuning and R_t's update."""
+        cfg = self.params
+        current, search = self._current_map(image)
+        peak_r, psr_r, jcpp = joint_confidence(current, self.template_map, cfg.peak_weight)
+        kl = float(kl_divergence(self.template_map, current))
+        alpha, losses = 0.0, []
+        if jcpp > cfg.confidence_threshold:
+            if thresholded_loss(kl, cfg.loss_threshold) > 0 and self.trainable:
+                losses = self._fine_tune(search)
+            alpha = update_rate(jcpp, cfg.confidence_threshold)
+            self.template_map = blend_template(self.template_map, current, alpha)
+        self.last = {"peak_r": peak_r, "psr_r": psr_r, "jcpp": jcpp, "kl": kl, "alpha": alpha,
+                     "steps": len(losses), "losses": losses, "current_map": current}
+
+    def _fine_tune(self, search: torch.Tensor) -> list[float]:
+        """Up to ``iterations`` SGD steps on the thresholded KL loss through both branches; returns each step's
+        loss. The tracking kernel is then recomputed with the new weights."""
+        cfg = self.params
+        optimizer = torch.optim.SGD(self.trainable, lr=cfg.learning_rate, momentum=cfg.momentum)
+        losses = []
+        with torch.enable_grad():
+            for _ in range(cfg.iterations):
+                with self._autocast():
+                    score = self.model(self.exemplar, search)[self.level][0, 0].float()
+                loss = kl_divergence(self.template_map, score_distribution(score, cfg.distribution_floor))
+                value = thresholded_loss(loss.detach(), cfg.loss_threshold)
+                if value == 0:
+                    break  # Eq. 5: zero loss, no gradient; the unchanged weights would give it again
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(value)
+        if losses:
+            with torch.inference_mode(), self._autocast():
+                self.kernel = self.model.template_features(self.exemplar)
+        return losses
