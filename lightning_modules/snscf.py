@@ -19,7 +19,8 @@ Where the paper is silent, the values are those of the correlation-filter tracke
 - **Joint loss** (:meth:`SNSCFModule.compute_losses`): pysot's RPN loss plus lambda_cf x the filter's Eq. 7 loss
   (``tracking.models.correlation_filter.correlation_filter_loss``): as correlation-filter layers are trained end to
   end (DCFNet, CFNet), the filter is solved in closed form on the template crop's features (the whole 15x15 map,
-  windowed, zero-padded to the search map's 31x31 at the same scale), with the label at the template's target,
+  windowed, zero-padded to the search map's 31x31 at the same scale, both maps then to 32x32 for a fast FFT), with
+  the label at the template's target,
   applied to the search crop's features, and regressed to the Gaussian at the known target position there:
   ``sum_{m,n} (f - y)^2 + lambda ||w||^2``, averaged over the positive pairs and the levels ``cf.levels``.
   lambda_cf = 1 (``cf.weight``): the paper's training loss is "the sum" of the two. Negative pairs have no target

@@ -22,8 +22,12 @@ Features are ``(B, D, M, N)`` (channels, rows, columns); capital letters are the
   the tests check against the direct solution of Eq. 7.
 - lambda: HCF divides the energies by the number of feature elements (``kf = sum(xf .* conj(xf), 3) / numel(xf)``,
   ``alphaf = yf ./ (kf + lambda)``), so its ``lambda = 1e-4`` is relative to the mean feature energy; the absolute
-  ridge term of Eq. 7/8 is ``lambda * D * M * N`` (:func:`absolute_lambda`).
+  ridge term of Eq. 7/8 is ``lambda * D * M * N`` (:func:`absolute_lambda`, with the maps' sides as transformed).
 - Window: features are multiplied by a cosine (Hann) window before the FFT (HCF ``hann(M) * hann(N)'``).
+- FFT size: the tracker and the loss zero-pad the windowed maps (right and bottom) to the next size whose only
+  prime factors are 2, 3 and 5 (:func:`fast_fft_size`: SiamRPN++'s 31 x 31 maps become 32 x 32; a prime-sized FFT
+  is about 10x slower). The window is already 0 on the border, so the padding only adds zeros to what wraps
+  around; cell coordinates are unchanged.
 
 :func:`correlation_filter_loss` is the training loss of SNS-CF's joint objective (see its docstring).
 """
@@ -56,6 +60,25 @@ def _real(tensor: torch.Tensor) -> torch.Tensor:
     return tensor if tensor.dtype in (torch.float32, torch.float64) else tensor.float()
 
 
+def fast_fft_size(size: int) -> int:
+    """The smallest ``n >= size`` whose only prime factors are 2, 3 and 5."""
+    n = max(int(size), 1)
+    while True:
+        rest = n
+        for factor in (2, 3, 5):
+            while rest % factor == 0:
+                rest //= factor
+        if rest == 1:
+            return n
+        n += 1
+
+
+def pad_for_fft(maps: torch.Tensor) -> torch.Tensor:
+    """(..., M, N) maps zero-padded at the bottom and right to :func:`fast_fft_size` sides."""
+    rows, columns = maps.shape[-2:]
+    return F.pad(maps, (0, fast_fft_size(columns) - columns, 0, fast_fft_size(rows) - rows))
+
+
 def hann_window(rows: int, columns: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """(rows, columns) cosine window, zero on the border (MATLAB's symmetric ``hann`` HCF uses)."""
     def window(length: int) -> torch.Tensor:
@@ -82,18 +105,21 @@ def absolute_lambda(relative: float, features: torch.Tensor) -> float:
     return float(relative) * features.shape[-3] * features.shape[-2] * features.shape[-1]
 
 
-def learn_filter(features: torch.Tensor, label: torch.Tensor) -> FilterSpectrum:
-    """Eq. 8's numerator and energy for ``features`` (B, D, M, N) regressed to ``label`` (B, M, N)."""
-    spectrum = torch.fft.rfft2(_real(features))
+def learn_filter(features: torch.Tensor, label: torch.Tensor, spectrum: torch.Tensor | None = None) -> FilterSpectrum:
+    """Eq. 8's numerator and energy for ``features`` (B, D, M, N) regressed to ``label`` (B, M, N); ``spectrum``:
+    the features' ``rfft2`` when already computed (the tracker reuses it for the response)."""
+    spectrum = torch.fft.rfft2(_real(features)) if spectrum is None else spectrum
     label_spectrum = torch.fft.rfft2(_real(label))[:, None]
     numerator = label_spectrum * spectrum.conj()
     energy = (spectrum.real ** 2 + spectrum.imag ** 2).sum(dim=1, keepdim=True)
     return FilterSpectrum(numerator, energy, tuple(features.shape[-2:]))
 
 
-def filter_response(spectrum: FilterSpectrum, features: torch.Tensor, ridge: float) -> torch.Tensor:
-    """Eq. 9: ``F^-1(sum_d W_d Z_d)`` of ``features`` (B, D, M, N) -> (B, M, N); ``ridge`` is the absolute lambda."""
-    search = torch.fft.rfft2(_real(features))
+def filter_response(spectrum: FilterSpectrum, features: torch.Tensor, ridge: float,
+                    search: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 9: ``F^-1(sum_d W_d Z_d)`` of ``features`` (B, D, M, N) -> (B, M, N); ``ridge`` is the absolute lambda;
+    ``search``: the features' ``rfft2`` when already computed."""
+    search = torch.fft.rfft2(_real(features)) if search is None else search
     product = (spectrum.numerator * search).sum(dim=1) / (spectrum.energy[:, 0] + ridge)
     return torch.fft.irfft2(product, s=spectrum.size)
 
@@ -167,7 +193,8 @@ def correlation_filter_loss(template_features: torch.Tensor, search_features: to
 
     The filter is solved in closed form (Eq. 8) on the template crop's features: their ``(m, m)`` map (before the
     neck's centre crop) is windowed by its own cosine window and zero-padded, centred, to the search map's
-    ``(M, N)`` (both crops share one scale, so the template's cells are the search window's central cells), with
+    ``(M, N)`` (both crops share one scale, so the template's cells are the search window's central cells; both
+    then padded to the FFT size), with
     the label at the template's target. It is then applied to the windowed search features (Eq. 9), and Eq. 7 is
     evaluated there: ``sum_{m,n} (f(m, n) - y(m, n))^2 + lambda ||w||^2`` with ``y`` the Gaussian at the search
     target. Centres and sizes are in feature cells (centres relative to each map's own cells); ``valid`` (B,)
@@ -182,12 +209,13 @@ def correlation_filter_loss(template_features: torch.Tensor, search_features: to
                          f"{rows}x{columns}")
     template, search = _real(template_features), _real(search_features)
     template = template * hann_window(small_rows, small_columns, template.device, template.dtype)
-    template = F.pad(template, (left, columns - small_columns - left, top, rows - small_rows - top))
-    search = search * hann_window(rows, columns, search.device, search.dtype)
+    template = pad_for_fft(F.pad(template, (left, columns - small_columns - left, top, rows - small_rows - top)))
+    search = pad_for_fft(search * hann_window(rows, columns, search.device, search.dtype))
+    size = tuple(search.shape[-2:])
     offset = torch.tensor([left, top], device=template.device, dtype=template.dtype)
-    template_label = gaussian_label((rows, columns), template_centers.to(template.dtype) + offset,
+    template_label = gaussian_label(size, template_centers.to(template.dtype) + offset,
                                     sigma_factor * template_sizes.to(template.dtype).prod(dim=1).sqrt())
-    search_label = gaussian_label((rows, columns), search_centers.to(search.dtype),
+    search_label = gaussian_label(size, search_centers.to(search.dtype),
                                   sigma_factor * search_sizes.to(search.dtype).prod(dim=1).sqrt())
     ridge = absolute_lambda(ridge_lambda, search)
     spectrum = learn_filter(template, template_label)

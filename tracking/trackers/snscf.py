@@ -9,7 +9,8 @@ Per frame:
 
 1. SiamRPN++'s step on the search crop (``SiamRPNTracker``): scores and the boxes fused over levels with the learned
    weights beta (Eq. 3, the head's ``loc_weight``), one network pass that also yields every level's search features.
-2. The filters' responses on those features (Eq. 9, cosine-windowed as HCF), bilinearly resampled onto the anchor
+2. The filters' responses on those features (Eq. 9, cosine-windowed as HCF, zero-padded to a fast FFT size: 31 ->
+   32; one FFT per level and frame serves the response and the update), bilinearly resampled onto the anchor
    grid (Eq. 4; the feature cell under each anchor centre) and fused with per-level weights (HCF's 0.02 / 0.5 / 1
    for conv3 / conv4 / conv5, normalised to sum 1 so a perfect response peaks at 1).
 3. Ranking: the paper "drops the scores and uses only bounding boxes": ``ranking="cf"`` (default) ranks every anchor
@@ -33,7 +34,7 @@ import torch
 from tracking.models.correlation_filter import (HCF_INTERP_FACTOR, HCF_LAMBDA, HCF_LAYER_WEIGHTS, HCF_SIGMA_FACTOR,
                                                 FilterSpectrum, absolute_lambda, filter_response,
                                                 gaussian_label, hann_window, interpolate, learn_filter,
-                                                sample_on_anchor_grid)
+                                                pad_for_fft, sample_on_anchor_grid)
 from tracking.trackers.siamrpn import SiamRPNTracker
 
 RANKINGS = ("cf", "blend", "product", "rpn")
@@ -96,37 +97,38 @@ class SNSCFTracker(SiamRPNTracker):
         self.last_cf_response: np.ndarray | None = None
 
     # ------------------------------------------------------------------------------------------------ filters
-    def _windowed(self, features: list[torch.Tensor]) -> dict[int, torch.Tensor]:
+    def _windowed(self, features: list[torch.Tensor]) -> dict[int, tuple[torch.Tensor, torch.Tensor, tuple]]:
+        """Per filtered level: the windowed maps padded to the FFT size, their spectrum and the maps' own size."""
         out = {}
         for level in self.levels:
             feature = features[level].float()
             size = tuple(feature.shape[-2:])
             if size not in self._windows:
                 self._windows[size] = hann_window(*size, device=feature.device)
-            out[level] = feature * self._windows[size]
+            padded = pad_for_fft(feature * self._windows[size])
+            out[level] = (padded, torch.fft.rfft2(padded), size)  # one FFT serves the response and the update
         return out
 
-    def _learn(self, windowed: dict[int, torch.Tensor], offset_pixels: np.ndarray, scale_z: float):
+    def _learn(self, windowed: dict, offset_pixels: np.ndarray, scale_z: float) -> dict[int, FilterSpectrum]:
         """Filters for this frame's features with the label at ``offset_pixels`` from the crop centre."""
         learned = {}
         width, height = self.size * scale_z / self.stride  # the target in feature cells
         sigma = torch.tensor([self.params.cf_sigma_factor * float(np.sqrt(width * height))])
-        for level, feature in windowed.items():
-            rows, columns = feature.shape[-2:]
-            # the crop centre is the centre cell (tracking.models.correlation_filter.feature_cells)
+        for level, (padded, spectrum, (rows, columns)) in windowed.items():
+            # the crop centre is the maps' centre cell (tracking.models.correlation_filter.feature_cells)
             center = torch.tensor([[(columns - 1) / 2 + offset_pixels[0] / self.stride,
                                     (rows - 1) / 2 + offset_pixels[1] / self.stride]])
-            label = gaussian_label((rows, columns), center.to(feature.device), sigma.to(feature.device))
-            learned[level] = learn_filter(feature, label)
+            label = gaussian_label(tuple(padded.shape[-2:]), center.to(padded.device), sigma.to(padded.device))
+            learned[level] = learn_filter(padded, label, spectrum=spectrum)
         return learned
 
-    def _cf_score(self, windowed: dict[int, torch.Tensor]) -> np.ndarray:
+    def _cf_score(self, windowed: dict) -> np.ndarray:
         """The fused filter response on the anchor grid (S, S), clipped to [0, 1]."""
         fused = 0.0
         for weight, level in zip(self.level_weights, self.levels):
-            feature = windowed[level]
-            response = filter_response(self.filters[level], feature,
-                                       absolute_lambda(self.params.cf_lambda, feature))
+            padded, spectrum, (rows, columns) = windowed[level]
+            response = filter_response(self.filters[level], padded, absolute_lambda(self.params.cf_lambda, padded),
+                                       search=spectrum)[..., :rows, :columns]
             fused = fused + weight * sample_on_anchor_grid(response, self.score_size, self.network.anchor_stride,
                                                            self.stride)[0]
         self.last_cf_response = fused.cpu().numpy()

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from tracking.models.correlation_filter import (FilterSpectrum, absolute_lambda, correlation_filter_loss,
-                                                feature_cells, filter_response, gaussian_label, hann_window,
-                                                interpolate, learn_filter, sample_on_anchor_grid, spatial_filter)
+                                                fast_fft_size, feature_cells, filter_response, gaussian_label,
+                                                hann_window, interpolate, learn_filter, pad_for_fft,
+                                                sample_on_anchor_grid, spatial_filter)
 
 
 def shifted(x: np.ndarray, m: int, n: int) -> np.ndarray:
@@ -117,6 +118,21 @@ def test_gaussian_label_and_window():
     window = hann_window(5, 7)
     np.testing.assert_allclose(window.numpy(), np.outer(np.hanning(5), np.hanning(7)), atol=1e-7)
     assert window[0].abs().sum() == 0 and window[2, 3] == 1.0
+
+
+def test_fft_sizes_and_padding():
+    assert [fast_fft_size(n) for n in (1, 7, 17, 22, 25, 31, 97)] == [1, 8, 18, 24, 25, 32, 100]
+    maps = torch.randn(2, 3, 31, 22)
+    padded = pad_for_fft(maps)
+    assert padded.shape == (2, 3, 32, 24)
+    assert torch.equal(padded[..., :31, :22], maps) and padded[..., 31:, :].abs().sum() == 0
+    # precomputed spectra give the same filter and response
+    label = gaussian_label((32, 24), torch.tensor([[10.0, 15.0]] * 2), torch.tensor([1.0, 2.0]))
+    spectrum = torch.fft.rfft2(padded)
+    direct = learn_filter(padded, label)
+    reused = learn_filter(padded, label, spectrum=spectrum)
+    assert torch.equal(direct.numerator, reused.numerator) and torch.equal(direct.energy, reused.energy)
+    assert torch.equal(filter_response(direct, padded, 0.1), filter_response(direct, padded, 0.1, search=spectrum))
 
 
 def test_adaptive_update_interpolates_numerator_and_energy():
