@@ -19,6 +19,9 @@ BATCH ?=
 # `make bench` times these configs (each paper adds its main ones)
 BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo \
                  siamfc/alexnet hsiamfc/vgg19 hsiamfc/resnet50 hsiamfc/densenet169 \
+                 siamfc/imagenet_alexnet siamfc/imagenet_alexnet_online siamfc/imagenet_inception_v3 \
+                 siamfc/imagenet_inception_v3_online siamfc/imagenet_resnet34 siamfc/imagenet_resnet34_online \
+                 siamfc/imagenet_vgg19 siamfc/imagenet_vgg19_online \
                  snscf/r50_l234_acf snscf/demo mfst/mfst
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
