@@ -94,11 +94,11 @@ class SNSCFModule(SiamRPNppModule):
             return super().compute_losses(batch, generator)
         cls, loc, template_maps, search_maps = self.model.forward_levels(batch["template"], batch["search"])
         losses = self.rpn_losses(cls, loc, batch, generator)
-        losses["cf"] = self.correlation_filter_loss(template_maps, search_maps, batch)
+        losses["cf"] = self.filter_loss(template_maps, search_maps, batch)
         losses["total"] = losses["total"] + self.cf_config.weight * losses["cf"]
         return losses
 
-    def correlation_filter_loss(self, template_maps: list, search_maps: list, batch: dict) -> torch.Tensor:
+    def filter_loss(self, template_maps: list, search_maps: list, batch: dict) -> torch.Tensor:
         """The Eq. 7 term (module docstring), averaged over the levels ``cf.levels``."""
         stride = float(self.network_config.anchor_stride)
         template_size, search_size = batch["template"].shape[-1], batch["search"].shape[-1]
