@@ -207,7 +207,7 @@ def test_forward_levels_equals_forward_and_keeps_whole_template_maps():
     config = SiamRPNNetwork(backbone="mobilenetv2", backbone_width_mult=0.35, used_layers=(3, 4, 5),
                             neck_channels=16, head_hidden=16, weighted=True)
     model = SiamRPN(config).eval()
-    template, search = torch.randn(2, 3, 127, 127), torch.randn(2, 3, 255, 255)
+    template, search = torch.randn(1, 3, 127, 127), torch.randn(1, 3, 255, 255)
     with torch.no_grad():
         cls, loc = model(template, search)
         cls2, loc2, template_maps, search_maps = model.forward_levels(template, search)
@@ -216,8 +216,8 @@ def test_forward_levels_equals_forward_and_keeps_whole_template_maps():
     torch.testing.assert_close(cls2, cls)
     torch.testing.assert_close(loc2, loc)
     assert torch.equal(cls3, cls) and torch.equal(loc3, loc)
-    assert [tuple(m.shape) for m in template_maps] == [(2, 16, 15, 15)] * 3
-    assert [tuple(m.shape) for m in search_maps] == [(2, 16, 31, 31)] * 3
+    assert [tuple(m.shape) for m in template_maps] == [(1, 16, 15, 15)] * 3
+    assert [tuple(m.shape) for m in search_maps] == [(1, 16, 31, 31)] * 3
     for whole, crop in zip(template_maps, cropped):
         assert torch.equal(whole[:, :, 4:11, 4:11], crop)
     for a, b in zip(search_maps, search_maps3):

@@ -57,7 +57,7 @@ def test_rpn_ranking_is_siamrpn_step():
     model = network(1)
     frames = textured_frames([(0, 0), (3, 2), (6, 5), (9, 7)])
     box = np.array([140.0, 100.0, 64.0, 64.0])
-    params = {"penalty_k": 0.1, "window_influence": 0.3, "lr": 0.4}
+    params = {"penalty_k": 0.1, "window_influence": 0.3, "lr": 0.4, "instance_size": 191}
     ours, _ = track_frames(SNSCFTracker(model, {**params, "ranking": "rpn"}), frames, box)
     reference, _ = track_frames(SiamRPNTracker(model, params), frames, box)
     np.testing.assert_array_equal(ours, reference)
@@ -104,7 +104,7 @@ def test_rankings_and_adaptive_update(monkeypatch):
 
     monkeypatch.setattr(SiamRPNTracker, "_rpn_outputs", staticmethod(capture_rpn))
     for ranking in ("cf", "blend", "product"):
-        tracker = SNSCFTracker(model, {"ranking": ranking, "rpn_weight": 0.3})
+        tracker = SNSCFTracker(model, {"ranking": ranking, "rpn_weight": 0.3, "instance_size": 191})
         tracker.init(frames[0], box)
         tracker.update(frames[1])
         cf = np.tile(np.clip(tracker.last_cf_response, 0, 1).reshape(-1), 5)
@@ -112,7 +112,7 @@ def test_rankings_and_adaptive_update(monkeypatch):
         np.testing.assert_allclose(captured["score"], expected, rtol=1e-6)
     # the update: numerator and energy move by cf_lr towards this frame's filter (0 keeps, 1 replaces them)
     for rate in (0.0, 0.25, 1.0):
-        tracker = SNSCFTracker(model, {"cf_lr": rate})
+        tracker = SNSCFTracker(model, {"cf_lr": rate, "instance_size": 191})
         tracker.init(frames[0], box)
         before = dict(tracker.filters)
         learned = {}
@@ -138,10 +138,10 @@ def test_state_is_per_sequence():
     first = textured_frames([(0, 0), (5, 3), (10, 6), (12, 9)], seed=1)
     second = textured_frames([(0, 0), (-4, 2), (-8, 5)], seed=2)
     box_a, box_b = np.array([150.0, 110.0, 70.0, 60.0]), np.array([160.0, 120.0, 50.0, 60.0])
-    reused = SNSCFTracker(model)
+    reused = SNSCFTracker(model, {"instance_size": 191})
     track_frames(reused, first, box_a)
     after_other, _ = track_frames(reused, second, box_b)
-    fresh, _ = track_frames(SNSCFTracker(model), second, box_b)
+    fresh, _ = track_frames(SNSCFTracker(model, {"instance_size": 191}), second, box_b)
     np.testing.assert_array_equal(after_other, fresh)
 
 
