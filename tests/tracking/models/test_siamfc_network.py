@@ -152,7 +152,9 @@ def test_paper_000_backbones_give_three_17x17_maps(config):
         maps = network.responses(template, torch.empty(3, 3, 255, 255))
     sides_127, sides_255, parameters = HIERARCHICAL[config]
     assert (tuple(native[127]), tuple(native[255])) == (sides_127, sides_255)
-    assert count(network) == parameters
+    assert count(network.backbone) == parameters and count(network.head) == 3  # a learned bias per level
+    channels = [f.shape[1] for f in template]
+    assert network.config.out_scales() == pytest.approx([1 / (c * 15 * 15) for c in channels], rel=1e-6)
     assert [f.shape[-2:] for f in template] == [(15, 15)] * 3  # exemplar features resized to 15x15
     assert [f.shape[-2:] for f in search] == [(31, 31)] * 3  # search features to 31x31
     assert [m.shape for m in maps] == [(3, 1, 17, 17)] * 3
