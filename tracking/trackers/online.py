@@ -23,16 +23,17 @@ network, then:
 
 Choices where the paper is silent (each an ``OnlineParams`` value or stated here):
 
-- **Score maps as distributions.** A raw map has negative values. It becomes a distribution as SiamFC's tracker
-  already normalises its response (siamfc-pytorch ``siamfc.py:185-187``): shifted by its minimum (the least
-  similar position gets 0) and divided by its sum; then mixed with a uniform floor,
-  ``r = (1 - floor) r + floor / N`` (``distribution_floor`` 0.01), so no cell is 0 and the KL and its gradient
-  (``-r_t / r_c``) stay finite. A constant map becomes the uniform distribution. Both maps are the network's raw
-  17x17 maps (no upsampling, no window, no scale penalty).
+- **Score maps as distributions.** A raw map has negative values (SiamFC's conv5 has no ReLU; the maps are the
+  logits its logistic loss trains). It becomes a distribution by a softmax over its cells,
+  ``r_i = exp(R_i) / sum_j exp(R_j)``: the exponential makes every value positive (and no cell 0, so the KL and
+  its gradient stay finite), the sum makes it 1; computed in float64. Both maps are the network's raw 17x17 maps
+  (``out_scale x xcorr``, no upsampling, no window, no scale penalty). Shifting by the minimum and dividing by the
+  sum (SiamFC's normalisation of its response) was measured first: on the demo's trained SiamFC it never gives a
+  KL above T_l = 1 (at most 0.30 over 632 held-out frames against the first frame's map), so the paper's
+  threshold would switch the training off; with the softmax the KL exceeds 1 on 6 % of those frames.
 - **Peak and PSR** are taken on those distributions (so ``Peak_r`` compares how concentrated the two maps are,
-  whatever the raw maps' offset); PSR is paper 000's whole-map ``(max - mean) / std``
-  (``tracking.trackers.hierarchical.psr``), unchanged by the shift and scale of the normalisation. A template map
-  with a zero PSR (flat) gives ``PSR_r = 1``.
+  whatever the sign of the raw maps); PSR is paper 000's whole-map ``(max - mean) / std``
+  (``tracking.trackers.hierarchical.psr``). A template map with a zero PSR (flat) gives ``PSR_r = 1``.
 - **The template map update** blends the two distributions, so R_t stays one; it uses the R_c whose confidence
   was measured (before the fine-tuning), whenever ``JCPP > T_c`` (whether or not the loss exceeded T_l).
 - **Iterations.** Each of the 4 iterations recomputes R_c with the current weights. An iteration whose loss is
@@ -52,6 +53,7 @@ values (``SiamFCParams``) are inherited.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +74,7 @@ class OnlineParams(SiamFCParams):
     parameter, end to end) or the number k of the backbone's last convolutions that train (0: only the template
     map updates). ``iterations`` (4) and ``momentum`` (0.9): SGD per training (Sec. 3.1). ``loss_threshold``:
     T_l, the zero-loss threshold (Eq. 5, 1). ``confidence_threshold``: T_c (Eq. 9-11, 0.7). ``peak_weight``:
-    lambda of JCPP (Eq. 9, 0.5). ``distribution_floor``: the uniform share mixed into each normalised map.
+    lambda of JCPP (Eq. 9, 0.5).
     """
 
     learning_rate: float = 1e-3
@@ -82,7 +84,6 @@ class OnlineParams(SiamFCParams):
     loss_threshold: float = 1.0
     confidence_threshold: float = 0.7
     peak_weight: float = 0.5
-    distribution_floor: float = 0.01
 
     def __post_init__(self):
         super().__post_init__()
@@ -94,21 +95,14 @@ class OnlineParams(SiamFCParams):
         if not 0 <= self.peak_weight <= 1 or not 0 <= self.confidence_threshold < 1:
             raise ValueError(f"peak_weight must be in [0, 1] and confidence_threshold in [0, 1), got "
                              f"{self.peak_weight}, {self.confidence_threshold}")
-        if not 0 <= self.distribution_floor < 1:
-            raise ValueError(f"distribution_floor must be in [0, 1), got {self.distribution_floor}")
 
 
 # ------------------------------------------------------------------------------------------------ equations
-def score_distribution(score_map: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
-    """A score map as a distribution over its cells: ``(R - min R) / sum(R - min R)``, mixed with the uniform
-    distribution by ``floor``; a constant map gives the uniform distribution. Differentiable."""
-    shifted = score_map - score_map.min()
-    total = shifted.sum()
-    if float(total.detach()) > 0:
-        distribution = shifted / total
-    else:
-        distribution = torch.full_like(score_map, 1.0 / score_map.numel())
-    return (1 - floor) * distribution + floor / score_map.numel()
+def score_distribution(score_map: torch.Tensor) -> torch.Tensor:
+    """A score map as a distribution over its cells: the softmax ``exp(R_i) / sum_j exp(R_j)`` in float64 (every
+    cell positive, negative scores included). Differentiable."""
+    values = score_map.double()
+    return torch.softmax(values.flatten(), dim=0).view_as(values)
 
 
 def kl_divergence(template: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
@@ -203,9 +197,9 @@ class OnlineSiamFCTracker(SiamFCTracker):
         crop = crop_and_resize_siamfc(image, self.center, self.x_sz, self.params.instance_size, self.avg_color)
         search = self._input([crop])
         with torch.inference_mode(), self._autocast():
-            score = self.model.responses(self.kernel, search)[self.level][0, 0].float()
+            score = self.model.responses(self.kernel, search)[self.level][0, 0]
         # a clone outside inference mode: R_t takes part in the fine-tuning's autograd graph
-        return score_distribution(score.clone(), self.params.distribution_floor), search
+        return score_distribution(score.clone()), search
 
     def update(self, image: np.ndarray) -> np.ndarray:
         box = super().update(image)  # SiamFC's step with the network as fine-tuned so far
@@ -229,17 +223,20 @@ class OnlineSiamFCTracker(SiamFCTracker):
 
     def _fine_tune(self, search: torch.Tensor) -> list[float]:
         """Up to ``iterations`` SGD steps on the thresholded KL loss through both branches; returns each step's
-        loss. The tracking kernel is then recomputed with the new weights."""
+        loss. The tracking kernel is then recomputed with the new weights. As the suite's training skips
+        non-finite steps, a non-finite loss ends the iterations untaken, and a training that leaves non-finite
+        template features is undone (the weights and kernel as before it)."""
         cfg = self.params
         optimizer = torch.optim.SGD(self.trainable, lr=cfg.learning_rate, momentum=cfg.momentum)
+        before = [p.detach().clone() for p in self.trainable]
         losses = []
         with torch.enable_grad():
             for _ in range(cfg.iterations):
                 with self._autocast():
-                    score = self.model(self.exemplar, search)[self.level][0, 0].float()
-                loss = kl_divergence(self.template_map, score_distribution(score, cfg.distribution_floor))
+                    score = self.model(self.exemplar, search)[self.level][0, 0]
+                loss = kl_divergence(self.template_map, score_distribution(score))
                 value = thresholded_loss(loss.detach(), cfg.loss_threshold)
-                if value == 0:
+                if value == 0 or not math.isfinite(value):
                     break  # Eq. 5: zero loss, no gradient; the unchanged weights would give it again
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -247,5 +244,12 @@ class OnlineSiamFCTracker(SiamFCTracker):
                 losses.append(value)
         if losses:
             with torch.inference_mode(), self._autocast():
-                self.kernel = self.model.template_features(self.exemplar)
+                kernel = self.model.template_features(self.exemplar)
+            if all(bool(torch.isfinite(k).all()) for k in kernel):
+                self.kernel = kernel
+            else:
+                with torch.no_grad():
+                    for parameter, value in zip(self.trainable, before):
+                        parameter.copy_(value)
+                losses = []
         return losses
