@@ -2,6 +2,8 @@
 
 - :func:`xcorr`: SiamFC's plain cross-correlation, one response channel per pair (``siamfc-pytorch``
   ``heads.py``: the batch folded into conv groups).
+- :func:`xcorr_per_exemplar`: the same, one exemplar at a time: a sample's response does not depend on the rest of
+  the batch (several sequences tracked in lockstep get the responses of tracking each alone, bit for bit).
 - :func:`xcorr_depthwise`: SiamRPN++'s depth-wise correlation, one response channel per feature channel.
 - :func:`xcorr_up_channel`: SiamRPN's up-channel correlation, the template holding O filters.
 - :class:`SqueezeExcitation`: channel gates (global average pool -> 1x1 conv -> ReLU -> 1x1 conv -> sigmoid), as
@@ -33,6 +35,19 @@ def xcorr(search: torch.Tensor, exemplar: torch.Tensor) -> torch.Tensor:
     out = F.conv2d(grouped, exemplar, groups=batch)  # (per_exemplar, batch, H', W')
     out = out.transpose(0, 1) if per_exemplar > 1 else out.reshape(batch, 1, *out.shape[2:])
     return out.reshape(search.shape[0], 1, *out.shape[-2:])
+
+
+def xcorr_per_exemplar(search: torch.Tensor, exemplar: torch.Tensor) -> torch.Tensor:
+    """``xcorr`` exemplar by exemplar (each with its ``B_search // B_exemplar`` consecutive searches): every
+    response is the one its exemplar alone gives, bit for bit, whatever else is in the batch. ``xcorr``'s grouped
+    convolution over several exemplars rounds differently (~1e-6 relative on the CPU), enough to move an argmax
+    between near-equal peaks of an upsampled score map; the loop costs one small convolution per exemplar."""
+    batch = exemplar.shape[0]
+    if search.shape[0] % batch:
+        raise ValueError(f"{search.shape[0]} searches cannot share {batch} exemplars")
+    per_exemplar = search.shape[0] // batch
+    return torch.cat([xcorr(search[index * per_exemplar:(index + 1) * per_exemplar], exemplar[index:index + 1])
+                      for index in range(batch)])
 
 
 def xcorr_depthwise(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

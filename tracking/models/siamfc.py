@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tracking.models.backbones import BACKBONES, build_backbone
-from tracking.models.ops import xcorr
+from tracking.models.ops import xcorr, xcorr_per_exemplar
 from tracking.network_input import IMAGE_FORMATS
 from tracking.params import build_params, params_dict
 
@@ -98,17 +98,20 @@ def siamfc_network(values) -> SiamFCNetwork:
 
 
 class SiamFCHead(nn.Module):
-    """Per level ``out_scale * xcorr(search, template)`` (+ a learned scalar bias, initialised to 0)."""
+    """Per level ``out_scale * xcorr(search, template)`` (+ a learned scalar bias, initialised to 0); with
+    ``per_exemplar`` the correlation runs one template at a time (``xcorr_per_exemplar``: each sample's map is the
+    one its template alone gives, bit for bit, as lockstep tracking needs)."""
 
     def __init__(self, out_scales, learned_bias: bool = False):
         super().__init__()
         self.out_scales = tuple(float(v) for v in out_scales)  # plain factors, as the reference's (not trained)
         self.bias = nn.Parameter(torch.zeros(len(self.out_scales))) if learned_bias else None
 
-    def forward(self, template_features, search_features) -> list[torch.Tensor]:
+    def forward(self, template_features, search_features, per_exemplar: bool = False) -> list[torch.Tensor]:
+        correlate = xcorr_per_exemplar if per_exemplar else xcorr
         maps = []
         for level, (z, x) in enumerate(zip(template_features, search_features)):
-            score = xcorr(x, z) * self.out_scales[level]
+            score = correlate(x, z) * self.out_scales[level]
             maps.append(score if self.bias is None else score + self.bias[level])
         return maps
 
@@ -118,7 +121,8 @@ class SiamFC(nn.Module):
 
     Inputs are in ``config.image_format``; each map is (B_search, 1, s, s). For tracking, ``template_features``
     runs once per sequence and ``responses(template_features, search)`` scores a frame's search crops (one
-    template may serve several searches, e.g. the scales of a frame).
+    template may serve several searches, e.g. the scales of a frame; with ``per_exemplar`` one template at a time,
+    see ``SiamFCHead``).
     """
 
     def __init__(self, config: SiamFCNetwork | dict | None = None):
@@ -140,8 +144,9 @@ class SiamFC(nn.Module):
     def template_features(self, template: torch.Tensor) -> list[torch.Tensor]:
         return self.features(template)
 
-    def responses(self, template_features: list[torch.Tensor], search: torch.Tensor) -> list[torch.Tensor]:
-        return self.head(template_features, self.features(search))
+    def responses(self, template_features: list[torch.Tensor], search: torch.Tensor,
+                  per_exemplar: bool = False) -> list[torch.Tensor]:
+        return self.head(template_features, self.features(search), per_exemplar)
 
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> list[torch.Tensor]:
         return self.responses(self.template_features(template), search)

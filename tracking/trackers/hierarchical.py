@@ -42,7 +42,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tracking.tracker import rgb_frame
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
 CTL_NORMALIZATIONS = ("minmax", "none")
@@ -137,13 +136,11 @@ class HierarchicalSiamFCTracker(SiamFCTracker):
         self.frame = 0
         self.last = {}
 
-    @torch.inference_mode()
-    def update(self, image: np.ndarray) -> np.ndarray:
-        if self.center is None:
-            raise RuntimeError("call init() before update()")
+    def _finish(self, state: None, responses: list[torch.Tensor]) -> np.ndarray:
+        """The frame's step (``update``, or a slot's in lockstep) on the network's responses of every level."""
         cfg = self.params
         self.frame += 1
-        maps = self.score_maps(rgb_frame(image))  # (levels, scales, U, U)
+        maps = self.score_maps(responses)  # (levels, scales, U, U)
         best_scales = np.argmax(np.amax(maps, axis=(2, 3)), axis=1)
         psrs = np.array([psr(maps[i, s]) for i, s in enumerate(best_scales)])
         chosen = select_level(self.weights, psrs)

@@ -20,7 +20,6 @@ multiplied by ``0.41 + 0.59 * scale`` (201-205); the box is returned 1-based (20
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +30,7 @@ from tracking.crops import crop_and_resize_siamfc
 from tracking.network_input import to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
+from tracking.trackers.batched import LockstepTracker
 
 UPSAMPLE_MODES = ("bicubic", "bilinear")
 
@@ -70,7 +70,7 @@ class SiamFCParams:
         return (response_size - 1) * self.response_up + 1 if self.align_corners else response_size * self.response_up
 
 
-class SiamFCTracker:
+class SiamFCTracker(LockstepTracker):
     """Tracker protocol (``init(image, box)``, ``update(image) -> box``) around a ``SiamFC`` network.
 
     ``level``: which of the network's levels scores the target (default its last, e.g. conv5). ``params``: a
@@ -102,10 +102,8 @@ class SiamFCTracker:
         self.center = None
 
     # ------------------------------------------------------------------------------------------------ steps
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+    def _template(self):
+        return self.kernel
 
     def _input(self, patches) -> torch.Tensor:
         arrays = np.stack([to_network_layout(patch, self.network.image_format) for patch in patches])
@@ -127,14 +125,28 @@ class SiamFCTracker:
         with self._autocast():
             self.kernel = self.model.template_features(self._input([exemplar]))
 
-    def score_maps(self, image: np.ndarray) -> np.ndarray:
-        """(levels, scales, U, U) float32: every level's upsampled score maps of the frame's search scales, the
-        non-central scales' whole maps times ``scale_penalty``."""
+    # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish
+    def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, None]:
+        """The frame's search crops, one per scale."""
+        image = rgb_frame(image)
         cfg = self.params
         patches = [crop_and_resize_siamfc(image, self.center, self.x_sz * f, cfg.instance_size, self.avg_color)
                    for f in self.scale_factors]
-        with self._autocast():
-            responses = self.model.responses(self.kernel, self._input(patches))
+        return self._input(patches), None
+
+    def _network_outputs(self, template, search: torch.Tensor) -> list[torch.Tensor]:
+        # one template at a time: in lockstep, each slot's maps are those of tracking it alone, bit for bit
+        return self.model.responses(template, search, per_exemplar=True)
+
+    def _finish(self, state: None, responses: list[torch.Tensor]) -> np.ndarray:
+        self.step(self.score_maps(responses)[self.level])
+        return self.box()
+
+    def score_maps(self, responses: list[torch.Tensor]) -> np.ndarray:
+        """(levels, scales, U, U) float32: every level's upsampled score maps of the frame's search scales (the
+        network's per-level (scales, 1, s, s) ``responses``), the non-central scales' whole maps times
+        ``scale_penalty``."""
+        cfg = self.params
         maps = torch.stack([r[:, 0] for r in responses]).float()  # (levels, scales, s, s)
         maps = F.interpolate(maps, size=(self.upscale_size,) * 2, mode=cfg.upsample_mode,
                              align_corners=cfg.align_corners).cpu().numpy()
@@ -172,11 +184,3 @@ class SiamFCTracker:
         base = self.params.box_index_base
         w, h = self.target_size
         return np.array([self.center[0] + base - (w - 1) / 2, self.center[1] + base - (h - 1) / 2, w, h])
-
-    @torch.inference_mode()
-    def update(self, image: np.ndarray) -> np.ndarray:
-        if self.center is None:
-            raise RuntimeError("call init() before update()")
-        maps = self.score_maps(rgb_frame(image))
-        self.step(maps[self.level])
-        return self.box()

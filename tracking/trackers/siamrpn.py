@@ -10,9 +10,6 @@ The template branch (backbone, neck and the head's template convolutions) runs o
 """
 from __future__ import annotations
 
-import contextlib
-import copy
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,6 +21,7 @@ from tracking.models.anchors import generate_anchors
 from tracking.network_input import to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
+from tracking.trackers.batched import LockstepTracker
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class SiamRPNParams:
     context_amount: float = 0.5
 
 
-class SiamRPNTracker:
+class SiamRPNTracker(LockstepTracker):
     """Tracker protocol (``init(image, box)``, ``update(image) -> box``) around a ``SiamRPN`` network.
 
     ``params``: a ``SiamRPNParams``, a mapping of its fields (unknown keys raise, listing the accepted ones) or
@@ -69,19 +67,10 @@ class SiamRPNTracker:
         self.size = None
         self.last_score = None
 
-    def batched(self, capacity: int) -> "BatchedSiamRPN | None":
-        """This tracker for ``capacity`` sequences in lockstep (one network call per frame step), or None for a
-        subclass whose step is not SiamRPN++'s (it tracks one sequence at a time)."""
-        if type(self).update is not SiamRPNTracker.update:
-            return None
-        return BatchedSiamRPN(self, capacity)
+    def _template(self):
+        return self.template_features
 
     # ------------------------------------------------------------------------------------------------
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
     def _crop(self, image: np.ndarray, window: float, output_size: int) -> torch.Tensor:
         patch = crop_and_resize(image, self.center, window, output_size, fill=self.channel_average)
         array = to_network_layout(patch, self.network.image_format)
@@ -106,18 +95,21 @@ class SiamRPNTracker:
         with self._autocast():
             self.template_features = self.model.template_features(template)
 
-    @torch.inference_mode()
-    def update(self, image: np.ndarray) -> np.ndarray:
-        if self.center is None:
-            raise RuntimeError("call init() before update()")
+    # ------------------------------------------------------------------------------------------------ the step
+    # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish; the pieces are shared with
+    # trackers that rank the anchors by other scores (tracking.trackers.snscf)
+    def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[np.ndarray, float]]:
         image, search, scale_z = self._search_crop(image)
-        with self._autocast():
-            cls, loc = self.model.track_features(self.template_features, search)
-        score, delta = self._rpn_outputs(cls, loc)
+        return search, (image, scale_z)
+
+    def _network_outputs(self, template, search: torch.Tensor):
+        return self.model.track_features(template, search)
+
+    def _finish(self, state: tuple[np.ndarray, float], outputs) -> np.ndarray:
+        image, scale_z = state
+        score, delta = self._rpn_outputs(*outputs)
         return self._step(image, score, delta, scale_z)
 
-    # ------------------------------------------------------------------------------------------------ the step
-    # (shared with trackers that rank the anchors by other scores, e.g. tracking.trackers.snscf)
     def _search_crop(self, image: np.ndarray) -> tuple[np.ndarray, torch.Tensor, float]:
         """The frame as RGB, the search crop (window ``s_x`` around the last centre) and its scale ``scale_z``."""
         image = rgb_frame(image)
@@ -179,51 +171,3 @@ class SiamRPNTracker:
         self.size = np.array([width, height])
         self.last_score = float(score[best])
         return np.array([cx - width / 2, cy - height / 2, width, height])
-
-
-def _stack(parts):
-    """Per-sequence template features (nested lists/tuples of batch-1 tensors) joined along the batch."""
-    first = parts[0]
-    if isinstance(first, torch.Tensor):
-        return torch.cat(parts, dim=0)
-    return type(first)(_stack([part[index] for part in parts]) for index in range(len(first)))
-
-
-class BatchedSiamRPN:
-    """Several sequences in lockstep on one SiamRPN++ network (``SiamRPNTracker.batched``): one slot per sequence,
-    each a copy of the tracker's state (centre, size, mean colour, template features) sharing the network.
-
-    ``update_slots`` cuts each slot's search crop exactly as the tracker does, runs the search branch once on the
-    stacked crops against the stacked template features (the depth-wise correlation is per sample), and applies
-    the tracker's step to each slot's scores: the boxes of one-at-a-time tracking, up to the network's batched
-    arithmetic (tested within 1e-3 px on the CPU in fp32).
-    """
-
-    def __init__(self, tracker: "SiamRPNTracker", capacity: int):
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity}")
-        self.capacity = capacity
-        self.model = tracker.model
-        self.slots = [copy.copy(tracker) for _ in range(capacity)]  # shallow: the network is shared
-        for slot in self.slots:
-            slot.center = slot.size = None  # each slot starts with its own init_slot
-
-    def init_slot(self, slot: int, image: np.ndarray, box) -> None:
-        self.slots[slot].init(image, box)
-
-    @torch.inference_mode()
-    def update_slots(self, slots: list[int], images: list[np.ndarray]) -> list[np.ndarray]:
-        trackers = [self.slots[slot] for slot in slots]
-        for tracker in trackers:
-            if tracker.center is None:
-                raise RuntimeError("call init_slot() before update_slots()")
-        crops = [tracker._search_crop(image) for tracker, image in zip(trackers, images)]
-        search = torch.cat([crop[1] for crop in crops], dim=0)
-        kernels = _stack([tracker.template_features for tracker in trackers])
-        with trackers[0]._autocast():
-            cls, loc = self.model.track_features(kernels, search)
-        boxes = []
-        for index, (tracker, (image, _, scale_z)) in enumerate(zip(trackers, crops)):
-            score, delta = tracker._rpn_outputs(cls[index:index + 1], loc[index:index + 1])
-            boxes.append(tracker._step(image, score, delta, scale_z))
-        return boxes

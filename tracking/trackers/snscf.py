@@ -157,13 +157,14 @@ class SNSCFTracker(SiamRPNTracker):
             features = self.model.features(search)
         self.filters = self._learn(self._windowed(features), np.zeros(2), scale_z)
 
-    @torch.inference_mode()
-    def update(self, image: np.ndarray) -> np.ndarray:
-        if self.center is None:
-            raise RuntimeError("call init() before update()")
-        image, search, scale_z = self._search_crop(image)
-        with self._autocast():
-            cls, loc, features = self.model.track_levels(self.template_features, search)
+    # ``update`` (LockstepTracker): SiamRPN++'s search crop, one pass that also yields the levels' features, then
+    # the ranking, step and filter update below (per sequence: its filters are its own)
+    def _network_outputs(self, template, search: torch.Tensor):
+        return self.model.track_levels(template, search)
+
+    def _finish(self, state: tuple[np.ndarray, float], outputs) -> np.ndarray:
+        image, scale_z = state
+        cls, loc, features = outputs
         rpn_score, delta = self._rpn_outputs(cls, loc)
         if not self.levels:
             return self._step(image, rpn_score, delta, scale_z)

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tracking.models.backbones import BACKBONES, TorchvisionFeatures, build_backbone
-from tracking.models.ops import SqueezeExcitation, xcorr, xcorr_depthwise, xcorr_up_channel
+from tracking.models.ops import SqueezeExcitation, xcorr, xcorr_depthwise, xcorr_per_exemplar, xcorr_up_channel
 
 META = torch.device("meta")
 
@@ -119,6 +119,19 @@ def test_plain_xcorr_equals_a_direct_sum():
     assert torch.allclose(shared, repeated, atol=1e-6)
     with pytest.raises(ValueError, match="cannot share"):
         xcorr(torch.randn(5, 3, 9, 8), exemplar)
+
+
+def test_per_exemplar_xcorr_is_each_exemplar_alone():
+    """Two exemplars, three searches each (two sequences' scales in lockstep): each response is bit for bit the
+    one its exemplar alone gives; the grouped ``xcorr`` agrees up to rounding."""
+    torch.manual_seed(2)
+    search, exemplar = torch.randn(6, 16, 22, 22), torch.randn(2, 16, 6, 6)
+    out = xcorr_per_exemplar(search, exemplar)
+    alone = torch.cat([xcorr(search[3 * i:3 * i + 3], exemplar[i:i + 1]) for i in range(2)])
+    assert out.shape == (6, 1, 17, 17) and torch.equal(out, alone)
+    torch.testing.assert_close(out, xcorr(search, exemplar), rtol=1e-5, atol=1e-4)  # values ~ 25
+    with pytest.raises(ValueError, match="cannot share"):
+        xcorr_per_exemplar(torch.randn(5, 16, 22, 22), exemplar)
 
 
 def test_depthwise_and_up_channel_correlation():

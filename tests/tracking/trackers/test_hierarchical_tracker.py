@@ -186,3 +186,12 @@ def test_hierarchical_tracker_needs_several_levels():
     frames = [np.full((120, 160, 3), 80, np.uint8) for _ in range(3)]
     boxes, _ = track_frames(HierarchicalSiamFCTracker(network), frames, [60.0, 40.0, 30.0, 20.0])
     assert boxes.shape == (3, 4) and np.all(np.isfinite(boxes))
+
+
+def test_lockstep_boxes_equal_one_at_a_time(lockstep_difference):
+    """Three slots for five sequences of different lengths and frame sizes: each slot keeps its own level weights
+    and PSR history (the HTL starts at frame 3), the batch is slots x 3 scales, each level's maps per slot."""
+    torch.manual_seed(2)
+    network = SiamFC(SiamFCNetwork(backbone_options={"width_mult": 0.25}, levels=("conv3", "conv4", "conv5"))).eval()
+    tracker = HierarchicalSiamFCTracker(network, {"instance_size": 191, "htl_start": 3, "history_length": 2})
+    assert lockstep_difference(tracker, capacity=3) <= 1e-3

@@ -10,7 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tracking.crops import crop_and_resize_siamfc
-from tracking.models.siamfc import SiamFC
+from tracking.evaluation.runner import evaluate_tracker
+from tracking.models.siamfc import SiamFC, SiamFCNetwork
 from tracking.tracker import Tracker, track_frames
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
@@ -292,3 +293,23 @@ def test_an_imported_reference_checkpoint_tracks_as_the_reference(tmp_path):
     assert type(tracker) is SiamFCTracker and tracker.name == "SiamFC"
     ours, ref = run_both(reference, tracker, frames, gt[0])
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------- lockstep
+def small_tracker(seed: int = 0) -> SiamFCTracker:
+    torch.manual_seed(seed)
+    return SiamFCTracker(SiamFC(SiamFCNetwork(backbone_options={"width_mult": 0.25})).eval(), {"instance_size": 191})
+
+
+def test_lockstep_boxes_equal_one_at_a_time(lockstep_difference):
+    """Three slots for five sequences of different lengths and frame sizes: the batch is slots x 3 scales."""
+    assert lockstep_difference(small_tracker(), capacity=3) <= 1e-3
+
+
+@pytest.mark.parametrize("kind", ["otb", "vot"])
+def test_lockstep_runs_equal_one_at_a_time(otb_and_vot, tmp_path, kind, results_difference):
+    benchmark = otb_and_vot(60, frames=lambda i: 5 + 2 * i, size=(96, 128))[kind]
+    tracker = small_tracker(1)
+    one = evaluate_tracker(kind, tracker, benchmark, tmp_path / "one", "T", progress=False)
+    three = evaluate_tracker(kind, tracker, benchmark, tmp_path / "three", "T", progress=False, batch=3)
+    assert results_difference(one.run.result_dir, three.run.result_dir, files=5) <= 1e-3

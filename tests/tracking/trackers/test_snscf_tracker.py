@@ -159,3 +159,10 @@ def test_parameters_are_checked():
     tracker = SNSCFTracker(network(), {"cf_layer_weights": [0.0, 1.0, 3.0]})
     assert tracker.levels == [1, 2] and np.allclose(tracker.level_weights, [0.25, 0.75])
     assert SNSCFParams().cf_layer_weights == (0.02, 0.5, 1.0) and SNSCFParams().cf_lr == 0.01
+
+
+def test_lockstep_boxes_equal_one_at_a_time(lockstep_difference, tiny_siamrpn):
+    """Three slots for five sequences of different lengths and frame sizes: one SiamRPN pass for all slots, each
+    slot's filter (one level: the tiny network's) learned and updated on its own features."""
+    tracker = SNSCFTracker(tiny_siamrpn, {"instance_size": 191, "cf_layer_weights": (1.0,), "ranking": "blend"})
+    assert lockstep_difference(tracker, capacity=3) <= 1e-3
