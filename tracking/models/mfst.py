@@ -160,15 +160,17 @@ class MFSTBranch(nn.Module):
             return features
         return [block(feature) for block, feature in zip(self.se, features)]
 
-    def responses(self, template_features, search: torch.Tensor, use_se: bool = True) -> list[torch.Tensor]:
-        return self.head(template_features, self.features(search, use_se))
+    def responses(self, template_features, search: torch.Tensor, use_se: bool = True,
+                  per_exemplar: bool = False) -> list[torch.Tensor]:
+        return self.head(template_features, self.features(search, use_se), per_exemplar)
 
 
 class MFST(nn.Module):
     """Both branches: ``forward(template, search) -> {branch: [response per level]}`` ((B, 1, 17, 17) each).
 
     For tracking, ``template_features`` runs once per sequence; ``responses`` scores a frame's search crops (one
-    template may serve several searches: the scales). ``branches`` restricts both to some branches (training one
+    template may serve several searches: the scales; ``per_exemplar`` correlates one template at a time, see
+    ``tracking.models.siamfc.SiamFCHead``). ``branches`` restricts both to some branches (training one
     branch, or a tracker that gives a branch no weight); ``use_se=False`` correlates the un-gated features.
     """
 
@@ -188,9 +190,9 @@ class MFST(nn.Module):
                           branches: Sequence[str] | None = None) -> dict[str, list[torch.Tensor]]:
         return {name: self.branches[name].features(template, use_se) for name in self._names(branches)}
 
-    def responses(self, template_features: dict, search: torch.Tensor,
-                  use_se: bool = True) -> dict[str, list[torch.Tensor]]:
-        return {name: self.branches[name].responses(features, search, use_se)
+    def responses(self, template_features: dict, search: torch.Tensor, use_se: bool = True,
+                  per_exemplar: bool = False) -> dict[str, list[torch.Tensor]]:
+        return {name: self.branches[name].responses(features, search, use_se, per_exemplar)
                 for name, features in template_features.items()}
 
     def forward(self, template: torch.Tensor, search: torch.Tensor, use_se: bool = True,

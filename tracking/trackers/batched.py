@@ -62,14 +62,17 @@ class LockstepTracker:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
+    def _frame_outputs(self, image: np.ndarray):
+        """(state, network outputs) of this sequence's search crops of ``image``."""
+        search, state = self._search_input(image)
+        with self._autocast():
+            return state, self._network_outputs(self._template(), search)
+
     @torch.inference_mode()
     def update(self, image: np.ndarray) -> np.ndarray:
         if self.center is None:
             raise RuntimeError("call init() before update()")
-        search, state = self._search_input(image)
-        with self._autocast():
-            outputs = self._network_outputs(self._template(), search)
-        return self._finish(state, outputs)
+        return self._finish(*self._frame_outputs(image))
 
 
 class BatchedTracker:
