@@ -29,6 +29,7 @@ released code's step.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -91,10 +92,12 @@ class MFSTModule(SiameseModule):
             None: all of the network's).
         positive_radius, negative_radius: label radii in search pixels (16, 0: 2 cells at stride 8).
         train_search_size, context_amount: the training search crop (255: 17x17 maps) and context (0.5).
-        siamfc_checkpoint: branch S's backbone for new runs (a suite SiamFC checkpoint).
-        alexnet_weights: branch A's backbone for new runs (``bvlc_alexnet.npy``, a torchvision file, or a suite
-            checkpoint). A relative path is looked up from the working directory, else from the run folder
-            (``--out``; e.g. ``../siamfc/checkpoints/last.ckpt`` names a sibling run's checkpoint).
+        siamfc_checkpoint: branch S for new runs: a suite SiamFC checkpoint or a siamfc-pytorch file (its
+            backbone), or an MFST run's checkpoint holding branch S (all of it: backbone, SE blocks, biases).
+        alexnet_weights: branch A for new runs: ``bvlc_alexnet.npy`` (a torchvision file for
+            ``torchvision_alexnet_mfst``), or an MFST run's checkpoint holding branch A. A relative path is looked
+            up from the working directory, else from the run folder (``--out``; e.g.
+            ``../siamfc/checkpoints/last.ckpt`` names a sibling run's checkpoint); likewise ``siamfc_checkpoint``.
         optim: SGD and the learning-rate space (``MFST_SCHEDULE``).
     """
 
@@ -198,7 +201,7 @@ class MFSTModule(SiameseModule):
             return
         run_folder = Path(self.trainer.default_root_dir)
         for branch, source in sorted(self._pending_sources.items()):
-            path = run_folder / source
+            path = Path(os.path.normpath(run_folder / source))  # lexically: "../x" from a folder not made yet
             if not path.exists():
                 raise DataError(source, f"branch {branch.upper()} weights not found from the working directory "
                                         f"({Path.cwd()}) nor from the run folder ({path})")

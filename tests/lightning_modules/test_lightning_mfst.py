@@ -4,10 +4,13 @@ per-level balanced logistic losses, branches load from their sources (SiamFC che
 run's branch), and each row of Tables I and II is a config whose tracker values are that row's."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 from torch.utils.data import DataLoader
 
 from experiments.train import build_model, config_names, locate_config, resolved_config
@@ -75,9 +78,9 @@ def random_batches(count: int, batch_size: int = 2):
              "negative": torch.zeros(batch_size, dtype=torch.bool)} for _ in range(count)]
 
 
-def test_training_moves_only_se_blocks_and_biases(tmp_path):
+def test_training_moves_only_se_blocks_and_biases_and_the_checkpoint_tracks(tmp_path):
     torch.manual_seed(0)
-    module = MFSTModule(network=SMALL)
+    module = MFSTModule(network=SMALL, tracker={"scale_step": 1.0375})
     before = {k: v.clone() for k, v in module.state_dict().items()}
     trainer = pl.Trainer(accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
@@ -105,6 +108,11 @@ def test_training_moves_only_se_blocks_and_biases(tmp_path):
     assert groups["se"]["weight_decay"] == 0 and groups["se"]["momentum"] == 0.9
     assert sum(p.numel() for p in groups["se"]["params"]) == 2 * sum(
         p.numel() for p in module.model.branches["s"].se.parameters())
+    trainer.save_checkpoint(tmp_path / "mfst.ckpt")
+    tracker = load_tracker(str(tmp_path / "mfst.ckpt"), {"branch_weights": [1.0, 0.0]}, tracker="mfst")
+    assert isinstance(tracker, MFSTTracker) and tracker.params.scale_step == 1.0375 and tracker.active == ["s"]
+    for a, b in zip(tracker.model.parameters(), module.model.parameters()):
+        assert torch.equal(a.cpu(), b.detach().cpu())
 
 
 def test_losses_are_the_per_level_balanced_losses_summed():
@@ -179,36 +187,23 @@ def test_relative_sources_resolve_from_the_run_folder(tmp_path, monkeypatch):
     (tmp_path / "siamfc" / "checkpoints").mkdir(parents=True)
     siamfc_checkpoint(tmp_path / "siamfc" / "checkpoints" / "last.ckpt",
                       donor.model.branches["s"].backbone.state_dict())
-    monkeypatch.chdir(tmp_path / "siamfc")  # the path is not found from the working directory
-    module = MFSTModule(network={"branches": ["s"], "s_backbone_options": {"width_mult": 0.25}},
-                        siamfc_checkpoint="../siamfc/checkpoints/last.ckpt")
-    module.load_pretrained()
-    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False,
-                         default_root_dir=str(tmp_path / "mfst"))
-    trainer.fit(module, DataLoader(random_batches(1), batch_size=None))
-    for a, b in zip(module.model.branches["s"].backbone.parameters(), donor.model.branches["s"].backbone.parameters()):
-        assert torch.equal(a, b)
-    module = MFSTModule(network={"branches": ["s"], "s_backbone_options": {"width_mult": 0.25}},
-                        siamfc_checkpoint="elsewhere/last.ckpt")
-    module.load_pretrained()
-    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(tmp_path / "x"))
-    with pytest.raises(DataError, match="nor from the run folder"):
-        trainer.fit(module, DataLoader(random_batches(1), batch_size=None))
-
-
-def test_tracker_from_a_checkpoint(tmp_path):
-    torch.manual_seed(4)
-    module = MFSTModule(network=SMALL, tracker={"scale_step": 1.0375})
-    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, default_root_dir=tmp_path, enable_checkpointing=False)
-    trainer.fit(module, DataLoader(random_batches(1), batch_size=None))
-    trainer.save_checkpoint(tmp_path / "mfst.ckpt")
-    tracker = load_tracker(str(tmp_path / "mfst.ckpt"), {"branch_weights": [1.0, 0.0]}, tracker="mfst")
-    assert isinstance(tracker, MFSTTracker) and tracker.params.scale_step == 1.0375 and tracker.active == ["s"]
-    for a, b in zip(tracker.model.parameters(), module.model.parameters()):
-        assert torch.equal(a.cpu(), b.detach().cpu())
+    (tmp_path / "cwd" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "cwd" / "deeper")  # ../siamfc/... is not found from the working directory
+    for run_folder, found in (("mfst", True), ("elsewhere/mfst", False)):
+        module = MFSTModule(network={"branches": ["s"], "s_backbone_options": {"width_mult": 0.25}},
+                            siamfc_checkpoint="../siamfc/checkpoints/last.ckpt")
+        module.load_pretrained()  # deferred: the run folder is known once the trainer is attached
+        assert module._pending_sources == {"s": "../siamfc/checkpoints/last.ckpt"}
+        module.trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                                    default_root_dir=str(tmp_path / run_folder))
+        if not found:
+            with pytest.raises(DataError, match="nor from the run folder"):
+                module.setup("fit")
+            continue
+        module.setup("fit")
+        for a, b in zip(module.model.branches["s"].backbone.parameters(),
+                        donor.model.branches["s"].backbone.parameters()):
+            assert torch.equal(a, b)
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -225,15 +220,25 @@ def test_every_row_of_tables_1_and_2_is_a_config_with_its_trackers_values():
     one_hot = {"conv3": [1.0, 0.0, 0.0], "conv4": [0.0, 1.0, 0.0], "conv5": [0.0, 0.0, 1.0]}
     fusions = {"hw": "hard_weight", "sm": "soft_mean", "sw": "soft_weight"}
     paper_weights = {"s": [0.1, 0.3, 0.7], "a": [0.1, 0.6, 0.3]}
+    bases = {name: resolved_config(name).model.init_args for name in ("mfst/mfst", "mfst/siamfc_se",
+                                                                        "mfst/alexnet_se")}
+
+    def row_config(row):
+        """The row's values: its YAML's tracker values over its base's (resolved once per base)."""
+        data = yaml.safe_load(locate_config(row)[1].read_text())
+        base = bases[data["base"]]
+        values = {**base.tracker.as_dict(), **data["model"]["init_args"]["tracker"]}
+        assert set(data["model"]["init_args"]) == {"tracker"}, row  # a row changes tracker values only
+        return SimpleNamespace(**values), base.network, base.train_branches
+
     for row in rows:
-        config = resolved_config(row)
-        tracker, network = config.model.init_args.tracker, config.model.init_args.network
+        tracker, network, train_branches = row_config(row)
         name = row.split("/")[-1]
         assert tracker.use_se == name.endswith("_se"), row
         parts = name.removesuffix("_se").split("_")
         if parts[0] == "table1":
             branch, what = parts[1], parts[2]
-            assert tuple(network.branches) == (branch,) and tuple(config.model.init_args.train_branches) == (branch,)
+            assert tuple(network.branches) == (branch,) and tuple(train_branches) == (branch,)
             fusion, weights = getattr(tracker, f"{branch}_fusion"), list(getattr(tracker, f"{branch}_weights"))
             if what in one_hot:
                 assert (fusion, weights) == ("hard_weight", one_hot[what]), row
@@ -251,5 +256,31 @@ def test_every_row_of_tables_1_and_2_is_a_config_with_its_trackers_values():
         else:
             assert (tracker.branch_fusion, list(tracker.branch_weights)) == (fusions[what], [0.3, 0.7]), row
             assert (tracker.s_fusion, tracker.a_fusion) == ("hard_weight", "soft_weight"), row
-    final = resolved_config("mfst/tables/table2_sw_se").model.init_args
-    assert final.tracker == resolved_config("mfst/mfst").model.init_args.tracker
+    for row in ("mfst/tables/table1_a_sm_se", "mfst/tables/table1_s_conv3", "mfst/tables/table2_aconv5"):
+        resolved = resolved_config(row).model.init_args.tracker  # the chain resolves to the same values
+        assert resolved.as_dict() == {k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in vars(row_config(row)[0]).items()}, row
+    assert resolved_config("mfst/tables/table2_sw_se").model.init_args.tracker == bases["mfst/mfst"].tracker
+
+
+def test_training_pairs_are_unaugmented_with_the_exemplar_at_the_search_crops_centre(tmp_path):
+    """mfst/mfst's pairs: no shift, stretch, blur, flip, colour or gray; with the same frame on both sides the
+    exemplar is the centre 127 of the 255 search crop (the released code's), up to cv2's rounding of a pixel."""
+    from experiments.train import build_cli
+    from tracking.synthetic.training_formats import write_vid
+    from tracking.synthetic.video import generate_videos
+
+    write_vid(generate_videos(5, 2, num_frames=4, size=(120, 160)), tmp_path / "vid")
+    built = build_cli(["--config", "mfst/mfst", "--data_root", str(tmp_path), "--out", str(tmp_path / "run"),
+                       "--data.init_args.sources={vid: {frame_range: 0}}", "--data.init_args.num_workers=0",
+                       "--model.init_args.network.s_backbone_options={width_mult: 0.25}",
+                       "--model.init_args.network.a_backbone_options={width_mult: 0.25}"])
+    data = built.datamodule
+    data.setup("fit")
+    for index in range(3):
+        pair = data.train_dataset.sample(index)
+        assert pair.template_ref == pair.search_ref and not pair.negative
+        difference = np.abs(pair.template - pair.search[:, 64:191, 64:191])
+        assert difference.max() <= 1 and (difference > 0).mean() < 1e-3  # cv2's fixed-point rounding to uint8
+        x1, y1, x2, y2 = pair.search_box
+        assert (x1 + x2) / 2 == pytest.approx(127) and (y1 + y2) / 2 == pytest.approx(127)  # centred
