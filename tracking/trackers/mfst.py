@@ -124,7 +124,8 @@ class MFSTTracker(SiamFCTracker):
 
     ``params``: an ``MFSTParams``, a mapping of its fields (unknown keys raise) or None. The template branch runs
     once per sequence (``init``); each frame runs the search branches of the branches with weight on the three
-    scale crops in one batch.
+    scale crops in one batch. ``batched(N)`` tracks N sequences in lockstep (``tracking.trackers.batched``): one
+    call for every slot's scale crops, each slot's maps fused and stepped as here.
     """
 
     params_class = MFSTParams
@@ -170,27 +171,47 @@ class MFSTTracker(SiamFCTracker):
         with self._autocast():
             self.kernel = self.model.template_features(self._input([exemplar]), self.use_se, self.active)
 
-    @torch.inference_mode()
-    def response_maps(self, image: np.ndarray) -> dict[str, list[torch.Tensor]]:
-        """Each active branch's per-level (scales, 17, 17) float32 responses to the frame's scale crops."""
-        cfg = self.params
-        window = self.search_window()
-        mean = image.mean(axis=(0, 1))  # the current frame's mean colour pads its crops
-        patches = [crop_subpixel(image, self.center, window * f, cfg.instance_size, mean) for f in self.scale_factors]
-        with self._autocast():
-            responses = self.model.responses(self.kernel, self._input(patches), self.use_se)
+    # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish
+    def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, None]:
+        """The frame's scale crops, padded with the current frame's mean colour."""
+        image = rgb_frame(image)
+        window, mean = self.search_window(), image.mean(axis=(0, 1))
+        patches = [crop_subpixel(image, self.center, window * f, self.params.instance_size, mean)
+                   for f in self.scale_factors]
+        return self._input(patches), None
+
+    def _network_outputs(self, template, search: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        # one template at a time: in lockstep, each slot's maps are those of tracking it alone, bit for bit
+        return self.model.responses(template, search, self.use_se, per_exemplar=True)
+
+    def _finish(self, state: None, responses: dict[str, list[torch.Tensor]]) -> np.ndarray:
+        self.step(self.fused(responses))
+        return self.box()
+
+    @staticmethod
+    def branch_maps(responses: dict[str, list[torch.Tensor]]) -> dict[str, list[torch.Tensor]]:
+        """The network's (scales, 1, 17, 17) responses as (scales, 17, 17) float32 maps."""
         return {branch: [r[:, 0].float() for r in maps] for branch, maps in responses.items()}
 
-    @torch.inference_mode()
-    def fused_map(self, image: np.ndarray) -> np.ndarray:
+    def fused(self, responses: dict[str, list[torch.Tensor]]) -> np.ndarray:
         """(scales, 272, 272): the responses fused within each branch, then across the branches, upsampled."""
         cfg = self.params
-        maps = self.response_maps(image)
+        maps = self.branch_maps(responses)
         per_branch = [fuse(maps[branch], *cfg.fusion(branch)) for branch in self.active]
         fused = fuse(per_branch, cfg.branch_fusion, self.branch_weights)
         size = (self.upscale_size, self.upscale_size)
         return F.interpolate(fused[None], size=size, mode=cfg.upsample_mode,
                              align_corners=cfg.align_corners)[0].cpu().numpy()
+
+    @torch.inference_mode()
+    def response_maps(self, image: np.ndarray) -> dict[str, list[torch.Tensor]]:
+        """Each active branch's per-level (scales, 17, 17) float32 responses to the frame's scale crops."""
+        return self.branch_maps(self._frame_outputs(image)[1])
+
+    @torch.inference_mode()
+    def fused_map(self, image: np.ndarray) -> np.ndarray:
+        """``fused`` of the frame's responses."""
+        return self.fused(self._frame_outputs(image)[1])
 
     def step(self, scale_maps: np.ndarray) -> tuple[int, tuple[int, int]]:
         """Locate the target in the fused (scales, U, U) maps: move the centre (clipped displacement) and set the
@@ -208,10 +229,3 @@ class MFSTTracker(SiamFCTracker):
         scale = self.target_size[1] / self.initial_size[1] * ((1 - cfg.scale_lr) + cfg.scale_lr * factor)
         self.target_size = self.initial_size * float(np.clip(scale, cfg.min_scale, cfg.max_scale))
         return scale_id, loc
-
-    @torch.inference_mode()
-    def update(self, image: np.ndarray) -> np.ndarray:
-        if self.center is None:
-            raise RuntimeError("call init() before update()")
-        self.step(self.fused_map(rgb_frame(image)))
-        return self.box()

@@ -185,3 +185,11 @@ def test_tracks_a_sequence_with_finite_boxes():
     np.testing.assert_allclose(tracker.scale_factors, 1.0375 ** np.array([-1.0, 0.0, 1.0]))
     with pytest.raises(RuntimeError, match="init"):
         MFSTTracker(MFST(SMALL)).update(images[0])
+
+
+def test_lockstep_boxes_equal_one_at_a_time(lockstep_difference):
+    """Three slots for five sequences of different lengths and frame sizes: both branches run once per step on
+    slots x 3 scale crops, each slot's maps fused and stepped on their own."""
+    torch.manual_seed(3)
+    tracker = MFSTTracker(MFST(SMALL), {"instance_size": 191})
+    assert lockstep_difference(tracker, capacity=3) <= 1e-3
