@@ -78,7 +78,7 @@ class PrescribedMaps(nn.Module):
     def template_features(self, template):
         return [template]
 
-    def responses(self, kernel, search):
+    def responses(self, kernel, search, per_exemplar=False):
         frame = self.maps.pop(0)
         return [torch.as_tensor(level, dtype=torch.float32).expand(search.shape[0], 1, 17, 17) for level in frame]
 
