@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from tracking.models.mfst import MFST, fuse
-from tracking.trackers.mfst import MFSTParams, MFSTTracker, crop_subpixel
+from tracking.trackers.mfst import MFSTParams, MFSTTracker, crop_subpixel, frame_tensor
 
 SMALL = {"s_backbone_options": {"width_mult": 0.25}, "a_backbone_options": {"width_mult": 0.25}}
 
@@ -42,13 +42,23 @@ def test_crop_is_tf_crop_and_resize_with_the_mean_outside():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
     mean = image.mean(axis=(0, 1))
-    for center, window in (((14.3, 9.7), 11.6), ((2.0, 1.5), 17.2), ((28.9, 18.2), 25.0)):
+    frame = frame_tensor(image, "cpu")
+    center = (14.3, 9.7)
+    windows = (11.6, 17.2, 25.0)
+    crops = crop_subpixel(frame, center, windows, 13, frame.mean(dim=(1, 2)))
+    assert tuple(crops.shape) == (3, 3, 13, 13)
+    for crop, window in zip(crops, windows):
         cx, cy = center
         half = (window - 1) / 2
         box = ((cy - half) / 19, (cx - half) / 29, (cy + half) / 19, (cx + half) / 29)  # inference_wrapper.py
         # the code crops image - mean and adds the mean back: outside samples are the mean
         expected = tf_crop_and_resize(image - mean, box, 13, 0.0) + mean
-        np.testing.assert_allclose(crop_subpixel(image, center, window, 13, mean), expected, atol=1e-3)
+        np.testing.assert_allclose(crop.permute(1, 2, 0).numpy(), expected, atol=2e-3)
+    corner = crop_subpixel(frame, (28.9, 18.2), [25.0], 13, frame.mean(dim=(1, 2)))[0].permute(1, 2, 0).numpy()
+    expected = tf_crop_and_resize(image - mean, ((18.2 - 12) / 19, (28.9 - 12) / 29, (18.2 + 12) / 19,
+                                                 (28.9 + 12) / 29), 13, 0.0) + mean
+    np.testing.assert_allclose(corner, expected, atol=2e-3)
+    assert np.allclose(corner[-1, -1], mean, atol=1e-4)  # past the frame's corner
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +113,9 @@ def test_exemplar_is_the_centre_of_the_first_255_crop_computed_once(tracker, mon
     center = np.array([70 + 39 / 2, 60 + 29 / 2])
     context = 0.5 * 70
     window = math.sqrt((40 + context) * (30 + context)) * 255 / 127
-    crop = crop_subpixel(images[0], center, window, 255, images[0].mean(axis=(0, 1)))
-    np.testing.assert_allclose(seen[0][0].permute(1, 2, 0).numpy(), crop[64:191, 64:191], atol=1e-4)
+    frame = frame_tensor(images[0], "cpu")
+    crop = crop_subpixel(frame, center, [window], 255, frame.mean(dim=(1, 2)))
+    torch.testing.assert_close(seen[0], crop[..., 64:191, 64:191])
 
 
 def test_fused_map_fuses_within_then_across_branches_then_upsamples(tracker):
