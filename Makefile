@@ -26,7 +26,7 @@ BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mob
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
-        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench \
+        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench bench-reference \
         ablation train-mfst import-mfst clean
 
 $(STAMP): pyproject.toml
@@ -110,6 +110,10 @@ sweep: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m experiments.bench --configs $(BENCH_CONFIGS) $(EXTRA)
+
+# our trackers beside the restated reference trackers (pysot, siamfc-pytorch): same weights, frames and CPU
+bench-reference: $(STAMP)
+	$(PYTHON) -m experiments.bench_reference $(EXTRA)
 
 # `make ablation PAPER=snscf DATA=/data/OTB100 [BENCH=vot]`: the paper's ablation columns (experiments/ablations/) from
 # their run folders under OUT/runs (make train CONFIG=...), side by side with the paper's numbers

@@ -1,0 +1,165 @@
+"""Our trackers beside their reference implementations on this machine: ``make bench-reference``.
+
+    python -m experiments.bench_reference                       # SiamRPN++ AlexNet and ResNet-50, SiamFC
+    python -m experiments.bench_reference --trackers siamfc --frames 40 --rounds 5
+
+Each pair runs on the same random weights and the same synthetic 480x640 frames, on the CPU in fp32, one sequence
+at a time: ours (``SiamRPNTracker``, ``SiamFCTracker``) and the restated reference step
+(``tracking.references``: pysot's SiamRPN++ tracker around the same network modules; siamfc-pytorch's
+TrackerSiamFC with its own network, loaded with the same weights). The rounds alternate between the two, so a
+change of the machine's load hits both; each tracker's figure is the median over rounds of frames per second.
+
+The FLOP limit: the work of one tracked frame (``torch.utils.flop_counter``: convolutions and matmuls, 2 FLOP per
+multiply-add) over the machine's fp32 rate in a large matmul (measured here): the FPS a tracker would reach if
+every frame were spent in the network at matmul speed. "% of limit" is the measured FPS over that limit.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from experiments import cli
+from experiments.bench import device_description, synthetic_frames
+
+SIAMRPN_CONFIGS = {"siamrpn_alex": "siamrpnpp/alex_dwxcorr", "siamrpn_r50": "siamrpnpp/r50_l234_dwxcorr"}
+TRACKERS = (*SIAMRPN_CONFIGS, "siamfc")
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """fp32 GFLOP/s of a ``size`` x ``size`` matmul on this machine (best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
+
+
+def frame_gflop(update, image) -> float:
+    """GFLOP of one ``update(image)`` (convolutions and matmuls)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        update(image)
+    return counter.get_total_flops() / 1e9
+
+
+def build_pair(name: str):
+    """(ours, reference, init box converter for the reference) of one tracker on shared random weights."""
+    import torch
+
+    torch.manual_seed(0)
+    if name in SIAMRPN_CONFIGS:
+        import types
+
+        from experiments.train import resolved_config
+        from tracking.models.config import network_config
+        from tracking.models.siamrpn import SiamRPN
+        from tracking.params import params_dict
+        from tracking.references.pysot_siamrpn import ReferenceTracker
+        from tracking.trackers.siamrpn import SiamRPNTracker
+
+        config = resolved_config(SIAMRPN_CONFIGS[name]).model.init_args
+        model = SiamRPN(network_config(config.network.as_dict())).eval()
+        ours = SiamRPNTracker(model, config.tracker.as_dict())
+        reference = ReferenceTracker(model, types.SimpleNamespace(**model.config.to_dict(),
+                                                                  **params_dict(ours.params)))
+        reference.update = reference.track
+
+        def reference_box(box):  # pysot tools/test.py: get_axis_aligned_bbox, then a 0-based corner box
+            x, y, w, h = box
+            return [x + w / 2 - (w - 1) / 2, y + h / 2 - (h - 1) / 2, w, h]
+
+        return ours, reference, reference_box, lambda image: image[:, :, ::-1].copy()  # pysot reads BGR
+    if name == "siamfc":
+        from tracking.models.siamfc import SiamFC
+        from tracking.references.siamfc_pytorch import ReferenceNet, ReferenceTrackerSiamFC
+        from tracking.trackers.siamfc import SiamFCTracker
+
+        reference_net = ReferenceNet().eval()
+        network = SiamFC()
+        network.load_state_dict(reference_net.state_dict())  # the same key names
+        return (SiamFCTracker(network.eval()), ReferenceTrackerSiamFC(reference_net), lambda box: box,
+                lambda image: image)
+    raise SystemExit(f"unknown tracker {name!r}: choose from {', '.join(TRACKERS)}")
+
+
+def time_updates(tracker, frames) -> float:
+    """Frames per second of ``tracker.update`` over ``frames``."""
+    import torch
+
+    with torch.inference_mode(), np.errstate(all="ignore"):  # random weights can overflow pysot's exp
+        start = time.perf_counter()
+        for image in frames:
+            tracker.update(image)
+        return len(frames) / (time.perf_counter() - start)
+
+
+def compare(name: str, frames, box, rounds: int, peak: float) -> dict:
+    import torch
+
+    ours, reference, reference_box, reference_frame = build_pair(name)
+    reference_frames = [reference_frame(image) for image in frames]
+    with torch.inference_mode(), np.errstate(all="ignore"):
+        ours.init(frames[0], np.asarray(box, dtype=np.float64))
+        reference.init(reference_frames[0], reference_box(box))
+        gflop = frame_gflop(ours.update, frames[1])
+        reference_gflop = frame_gflop(reference.update, reference_frames[1])
+    fps = {"ours": [], "reference": []}
+    for _ in range(rounds):
+        fps["ours"].append(time_updates(ours, frames[2:]))
+        fps["reference"].append(time_updates(reference, reference_frames[2:]))
+    ours_fps, reference_fps = statistics.median(fps["ours"]), statistics.median(fps["reference"])
+    return {"tracker": name, "ours_fps": ours_fps, "reference_fps": reference_fps, "ratio": ours_fps / reference_fps,
+            "gflop_per_frame": gflop, "reference_gflop_per_frame": reference_gflop, "limit_fps": peak / gflop,
+            "ours_of_limit": ours_fps * gflop / peak, "reference_of_limit": reference_fps * reference_gflop / peak}
+
+
+def format_rows(rows: list[dict]) -> str:
+    header = ("tracker", "ours FPS", "reference FPS", "ours / ref", "GFLOP/frame", "limit FPS", "ours % of limit",
+              "ref % of limit")
+    lines = ["  ".join(f"{h:>15}" for h in header)]
+    for row in rows:
+        values = (row["tracker"], f"{row['ours_fps']:.2f}", f"{row['reference_fps']:.2f}", f"{row['ratio']:.2f}x",
+                  f"{row['gflop_per_frame']:.1f}", f"{row['limit_fps']:.2f}", f"{100 * row['ours_of_limit']:.0f}",
+                  f"{100 * row['reference_of_limit']:.0f}")
+        lines.append("  ".join(f"{v:>15}" for v in values))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=TRACKERS)
+    parser.add_argument("--frames", type=int, default=20, help="timed frames per round (default 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per tracker (default 3)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    return parser
+
+
+def main(argv=None) -> list[dict]:
+    args = build_parser().parse_args(argv)
+    import torch
+    from tqdm.auto import tqdm
+
+    if args.frames < 1 or args.rounds < 1:
+        raise SystemExit("--frames and --rounds must be positive")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    peak = matmul_gflops()
+    print(f"device: {device_description(device)}; fp32; large-matmul rate {peak:.0f} GFLOP/s")
+    frames, box = synthetic_frames(2 + args.frames)
+    rows = [compare(name, frames, box, args.rounds, peak) for name in tqdm(args.trackers, desc="bench-reference")]
+    print(format_rows(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    cli.run(main)
