@@ -63,19 +63,24 @@ def crop_and_resize(image: np.ndarray, center, window_size: float, output_size: 
 
 def cut_window(image: np.ndarray, x_min: float, x_max: float, y_min: float, y_max: float, fill) -> np.ndarray:
     """Pixels ``y_min..y_max`` x ``x_min..x_max`` (inclusive whole-pixel bounds) of an H x W x C image; what lies
-    outside the image is ``fill`` (per channel, converted to the image's dtype by truncation, as pysot does)."""
+    outside the image is ``fill`` (per channel, converted to the image's dtype by truncation, as pysot does).
+    Only the window is allocated (the references pad the whole frame first: the same pixels, more copying)."""
     height, width, channels = image.shape
-    left, top = int(max(0.0, -x_min)), int(max(0.0, -y_min))
-    right, bottom = int(max(0.0, x_max - width + 1)), int(max(0.0, y_max - height + 1))
-    x_min, x_max, y_min, y_max = x_min + left, x_max + left, y_min + top, y_max + top
-    if left or top or right or bottom:
-        padded = np.empty((height + top + bottom, width + left + right, channels), dtype=image.dtype)
-        padded[...] = np.asarray(fill).astype(image.dtype) if image.dtype != np.float64 else fill
-        padded[top:top + height, left:left + width] = image
-        source = padded
-    else:
-        source = image
-    return source[int(y_min):int(y_max + 1), int(x_min):int(x_max + 1)]
+    # whole-pixel bounds as the references slice them: the first pixel, then as many as the span holds
+    x_min, y_min = math.floor(x_min), math.floor(y_min)
+    x_max, y_max = x_min + int(x_max - x_min), y_min + int(y_max - y_min)
+    if x_min >= 0 and y_min >= 0 and x_max < width and y_max < height:
+        return image[y_min:y_max + 1, x_min:x_max + 1]
+    value = np.asarray(fill).astype(image.dtype) if image.dtype != np.float64 else np.asarray(fill, np.float64)
+    left, top = max(0, x_min), max(0, y_min)
+    right, bottom = min(width - 1, x_max), min(height - 1, y_max)
+    if left > right or top > bottom:  # entirely outside the image
+        patch = np.empty((max(0, y_max - y_min + 1), max(0, x_max - x_min + 1), channels), dtype=image.dtype)
+        patch[...] = value
+        return patch
+    inside = image[top:bottom + 1, left:right + 1]
+    return cv2.copyMakeBorder(inside, top - y_min, y_max - bottom, left - x_min, x_max - right, cv2.BORDER_CONSTANT,
+                              value=[float(v) for v in value.reshape(-1)])
 
 
 def crop_and_resize_siamfc(image: np.ndarray, center, window_size: float, output_size: int, fill,
