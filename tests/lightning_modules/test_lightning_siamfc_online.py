@@ -108,7 +108,7 @@ def test_the_online_tracker_by_name_leaves_the_modules_weights_untouched():
         assert np.all(np.isfinite(tracker.update(image)))
         assert tracker.last["steps"] == 1
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
-    assert any(not torch.equal(a, b) for a, b in zip(module.model.parameters(), tracker.model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(module.model.parameters(), tracker.learner.parameters()))
 
 
 def test_the_sweep_tunes_the_online_trackers_open_values():

@@ -167,6 +167,8 @@ class MFSTTracker(SiamFCTracker):
         crop = crop_subpixel(frame, self.center, [self.search_window()], cfg.instance_size, frame.mean(dim=(1, 2)))
         start = (cfg.instance_size - self.network.exemplar_size) // 2  # 64: the exemplar is the crop's centre
         exemplar = crop[..., start:start + self.network.exemplar_size, start:start + self.network.exemplar_size]
+        if cfg.channels_last:
+            exemplar = exemplar.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             self.kernel = self.model.template_features(exemplar, self.use_se, self.active)
 
@@ -175,7 +177,8 @@ class MFSTTracker(SiamFCTracker):
         """The frame's scale crops, padded with the current frame's mean colour."""
         frame = frame_tensor(rgb_frame(image), self.device)
         windows = [self.search_window() * f for f in self.scale_factors]
-        return crop_subpixel(frame, self.center, windows, self.params.instance_size, frame.mean(dim=(1, 2))), None
+        crops = crop_subpixel(frame, self.center, windows, self.params.instance_size, frame.mean(dim=(1, 2)))
+        return (crops.contiguous(memory_format=torch.channels_last) if self.params.channels_last else crops), None
 
     def _network_outputs(self, template, search: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         # one template at a time: in lockstep, each slot's maps are those of tracking it alone, bit for bit

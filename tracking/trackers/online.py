@@ -61,6 +61,7 @@ import torch
 import torch.nn as nn
 
 from tracking.crops import crop_and_resize_siamfc
+from tracking.models.inference import fold_batchnorm
 from tracking.tracker import rgb_frame
 from tracking.trackers.hierarchical import psr
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
@@ -74,7 +75,9 @@ class OnlineParams(SiamFCParams):
     parameter, end to end) or the number k of the backbone's last convolutions that train (0: only the template
     map updates). ``iterations`` (4) and ``momentum`` (0.9): SGD per training (Sec. 3.1). ``loss_threshold``:
     T_l, the zero-loss threshold (Eq. 5, 1). ``confidence_threshold``: T_c (Eq. 9-11, 0.7). ``peak_weight``:
-    lambda of JCPP (Eq. 9, 0.5).
+    lambda of JCPP (Eq. 9, 0.5). ``fold_batchnorm`` folds only the tracking copy (``model``): the fine-tuning
+    trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's affine parameters included),
+    and the tracking copy is folded again from it after each training.
     """
 
     learning_rate: float = 1e-3
@@ -161,7 +164,9 @@ class OnlineSiamFCTracker(SiamFCTracker):
 
     After each ``update``, ``last`` holds the frame's ``peak_r``, ``psr_r``, ``jcpp``, ``kl`` (Eq. 4 before any
     step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and
-    ``current_map`` (R_c, before any step).
+    ``current_map`` (R_c, before any step). Networks: ``source`` the checkpoint's (never written), ``learner``
+    the per-sequence copy that trains, ``model`` what tracks and scores R_c (``learner``, or its BatchNorm-folded
+    copy with ``fold_batchnorm``).
     """
 
     params_class = OnlineParams
@@ -169,12 +174,13 @@ class OnlineSiamFCTracker(SiamFCTracker):
     def __init__(self, model, params=None, level: str | None = None, device="cpu",
                  autocast_dtype: torch.dtype | None = None, name: str = "SiamFC-OT"):
         super().__init__(model, params, level, device, autocast_dtype, name)
-        self.source = self.model  # the checkpoint's network: every sequence starts from it, nothing writes to it
-        self.model = copy.deepcopy(self.source).eval()
-        self.trainable = trainable_parameters(self.model, self.params.trainable_layers)
+        self.source = model  # the checkpoint's network: every sequence starts from it, nothing writes to it
+        self.learner = copy.deepcopy(self.source).eval()
+        self.trainable = trainable_parameters(self.learner, self.params.trainable_layers)
         trained = {id(p) for p in self.trainable}
-        for parameter in self.model.parameters():
+        for parameter in self.learner.parameters():
             parameter.requires_grad_(id(parameter) in trained)
+        self.model = self._tracking_network()
         self.template_map = None
         self.last: dict = {}
 
@@ -182,9 +188,13 @@ class OnlineSiamFCTracker(SiamFCTracker):
         """None: the network changes per sequence, so sequences are tracked one at a time (the runner says so)."""
         return None
 
+    def _tracking_network(self) -> nn.Module:
+        return fold_batchnorm(self.learner) if self.params.fold_batchnorm else self.learner
+
     def init(self, image: np.ndarray, box) -> None:
         with torch.no_grad():
-            self.model.load_state_dict(self.source.state_dict())
+            self.learner.load_state_dict(self.source.state_dict())
+        self.model = self._tracking_network()
         super().init(image, box)
         image = rgb_frame(image)
         exemplar = crop_and_resize_siamfc(image, self.center, self.z_sz, self.network.exemplar_size, self.avg_color)
@@ -223,7 +233,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
 
     def _fine_tune(self, search: torch.Tensor) -> list[float]:
         """Up to ``iterations`` SGD steps on the thresholded KL loss through both branches; returns each step's
-        loss. The tracking kernel is then recomputed with the new weights. As the suite's training skips
+        loss. The tracking network (folded again) and kernel are then recomputed from the new weights. As the suite's training skips
         non-finite steps, a non-finite loss ends the iterations untaken, and a training that leaves non-finite
         template features is undone (the weights and kernel as before it)."""
         cfg = self.params
@@ -233,7 +243,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         with torch.enable_grad():
             for _ in range(cfg.iterations):
                 with self._autocast():
-                    score = self.model(self.exemplar, search)[self.level][0, 0]
+                    score = self.learner(self.exemplar, search)[self.level][0, 0]
                 loss = kl_divergence(self.template_map, score_distribution(score))
                 value = thresholded_loss(loss.detach(), cfg.loss_threshold)
                 if value == 0 or not math.isfinite(value):
@@ -243,10 +253,11 @@ class OnlineSiamFCTracker(SiamFCTracker):
                 optimizer.step()
                 losses.append(value)
         if losses:
+            tracking = self._tracking_network()
             with torch.inference_mode(), self._autocast():
-                kernel = self.model.template_features(self.exemplar)
+                kernel = tracking.template_features(self.exemplar)
             if all(bool(torch.isfinite(k).all()) for k in kernel):
-                self.kernel = kernel
+                self.model, self.kernel = tracking, kernel
             else:
                 with torch.no_grad():
                     for parameter, value in zip(self.trainable, before):

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from tracking.crops import crop_and_resize_siamfc
-from tracking.network_input import to_network_layout
+from tracking.models.inference import fold_batchnorm
+from tracking.network_input import network_batch, to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import LockstepTracker
@@ -45,7 +46,11 @@ class SiamFCParams:
     maps n cells onto ``n * up`` pixels (cv2, the reference), True onto ``(n - 1) * up + 1`` (corner cells on
     corner pixels, paper 000's 17 -> 129). ``box_index_base``: 1 takes and returns boxes 1-based as the reference
     does with got10k's experiments (it subtracts 1 in ``init`` and adds it back to every output); 0 for boxes
-    already 0-based.
+    already 0-based. ``channels_last``: the network's input in NHWC memory order
+    (``tracking.network_input.network_batch``), as the reference's permuted crops are: faster on the CPU for the
+    suite's SiamFC networks or as fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose
+    BatchNorms are folded into the convolutions before them (``tracking.models.inference``; the same function up
+    to float rounding, about 1e-6 relative).
     """
 
     context_amount: float = 0.5
@@ -59,6 +64,8 @@ class SiamFCParams:
     upsample_mode: str = "bicubic"
     align_corners: bool = False
     box_index_base: int = 1
+    channels_last: bool = True
+    fold_batchnorm: bool = True
 
     def __post_init__(self):
         if self.upsample_mode not in UPSAMPLE_MODES:
@@ -91,7 +98,9 @@ class SiamFCTracker(LockstepTracker):
         self.level = levels.index(level)
         self.name = name
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        model = model.to(self.device).eval()
+        # the tracker's own copy with BatchNorm folded into the convolutions (the module's network untouched)
+        self.model = fold_batchnorm(model) if self.params.fold_batchnorm else model
         self.autocast_dtype = autocast_dtype
         cfg = self.params
         self.response_size = self.network.score_size_for(cfg.instance_size)
@@ -107,7 +116,7 @@ class SiamFCTracker(LockstepTracker):
 
     def _input(self, patches) -> torch.Tensor:
         arrays = np.stack([to_network_layout(patch, self.network.image_format) for patch in patches])
-        return torch.from_numpy(arrays).to(self.device, non_blocking=True)
+        return network_batch(arrays, self.device, self.params.channels_last)
 
     @torch.inference_mode()
     def init(self, image: np.ndarray, box) -> None:

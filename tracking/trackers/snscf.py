@@ -35,14 +35,14 @@ from tracking.models.correlation_filter import (HCF_INTERP_FACTOR, HCF_LAMBDA, H
                                                 FilterSpectrum, absolute_lambda, filter_response,
                                                 gaussian_label, hann_window, interpolate, learn_filter,
                                                 pad_for_fft, sample_on_anchor_grid)
-from tracking.trackers.siamrpn import SiamRPNTracker
+from tracking.trackers.siamrpn import SiamRPNParams, SiamRPNTracker
 
 RANKINGS = ("cf", "blend", "product", "rpn")
 
 
 @dataclass(frozen=True)
-class SNSCFParams:
-    """The SNS-CF tracker's parameters: SiamRPN++'s five (``SiamRPNParams``, pysot's VOT values) and the filters'.
+class SNSCFParams(SiamRPNParams):
+    """The SNS-CF tracker's parameters: SiamRPN++'s (``SiamRPNParams``, pysot's VOT values) and the filters'.
 
     ``cf_lr``: the adaptive update's rate (HCF ``interp_factor`` 0.01); ``cf_lambda``: the ridge term relative to
     the mean feature energy (HCF 1e-4); ``cf_sigma_factor``: label width per target size in cells (HCF 0.1);
@@ -51,11 +51,6 @@ class SNSCFParams:
     for "blend".
     """
 
-    penalty_k: float = 0.05
-    window_influence: float = 0.42
-    lr: float = 0.38
-    instance_size: int = 255
-    context_amount: float = 0.5
     cf_lr: float = HCF_INTERP_FACTOR
     cf_lambda: float = HCF_LAMBDA
     cf_sigma_factor: float = HCF_SIGMA_FACTOR

@@ -137,10 +137,10 @@ def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(f
     sharp = torch.full_like(tracker.template_map, 1e-6)
     sharp[8, 8] = 1 - 1e-6 * (sharp.numel() - 1)
     tracker.template_map = sharp.clone()
-    copy_weights = state(tracker.model)
+    copy_weights = state(tracker.learner)
     tracker.update(video.frames[1])
     assert tracker.last["jcpp"] < 0.7 and tracker.last["steps"] == 0 and tracker.last["alpha"] == 0.0
-    assert changed(copy_weights, tracker.model) == [] and torch.equal(tracker.template_map, sharp)
+    assert changed(copy_weights, tracker.learner) == [] and torch.equal(tracker.template_map, sharp)
     assert optimizers == []
 
     # confident: a uniform template map (peak 1/N, PSR 0): both ratios capped at 1, JCPP = 1, alpha = 1
@@ -153,7 +153,7 @@ def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(f
     assert last["steps"] == 4 and len(last["losses"]) == 4  # 4 SGD iterations (T_l = 0 here: every loss counts)
     assert optimizers == [{"lr": 1e-5, "momentum": 0.9}]
     assert last["losses"][0] == pytest.approx(last["kl"], rel=1e-4)  # the first step's loss is the frame's KL
-    assert changed(copy_weights, tracker.model)  # the per-sequence copy was fine-tuned ...
+    assert changed(copy_weights, tracker.learner)  # the per-sequence copy was fine-tuned ...
     assert changed(module_weights, network) == []  # ... the module's network was not
     assert not all(torch.equal(a, b) for a, b in zip(kernel_before, tracker.kernel))  # tracking uses the new weights
     # R_t replaced by the R_c measured before the fine-tuning (alpha = 1), a distribution
@@ -164,13 +164,13 @@ def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(f
     high = OnlineSiamFCTracker(network, {"loss_threshold": 1e9})
     high.init(video.frames[0], video.boxes[0])
     high.template_map = uniform.clone()
-    before = state(high.model)
+    before = state(high.learner)
     high.update(video.frames[1])
-    assert high.last["jcpp"] == 1.0 and high.last["steps"] == 0 and changed(before, high.model) == []
+    assert high.last["jcpp"] == 1.0 and high.last["steps"] == 0 and changed(before, high.learner) == []
     assert not torch.equal(high.template_map, uniform)
     # a new sequence starts again from the checkpoint's weights
     tracker.init(video.frames[0], video.boxes[0])
-    assert changed(module_weights, tracker.model) == []
+    assert changed(module_weights, tracker.learner) == []
 
 
 def test_the_loss_is_back_propagated_through_both_branches(frames):
@@ -185,13 +185,13 @@ def test_the_loss_is_back_propagated_through_both_branches(frames):
         if output.requires_grad:
             output.register_hook(lambda grad: gradients.append(tuple(grad.shape[-2:])))
 
-    handle = tracker.model.backbone.conv5.register_forward_hook(on_output)
-    frozen = state(tracker.model.backbone.conv4)
+    handle = tracker.learner.backbone.conv5.register_forward_hook(on_output)
+    frozen = state(tracker.learner.backbone.conv4)
     tracker.update(video.frames[1])
     handle.remove()
     assert tracker.last["steps"] == 1
     assert sorted(gradients) == [(6, 6), (22, 22)]  # the exemplar's 6x6 and the search crop's 22x22 features
-    assert changed(frozen, tracker.model.backbone.conv4) == []  # trainable_layers=1: conv4 stays
+    assert changed(frozen, tracker.learner.backbone.conv4) == []  # trainable_layers=1: conv4 stays
 
 
 def test_through_the_runner_results_do_not_depend_on_the_order(frames, tmp_path, capsys):
@@ -213,7 +213,7 @@ def test_through_the_runner_results_do_not_depend_on_the_order(frames, tmp_path,
         tracker = OnlineSiamFCTracker(network, params)
         run_ope(tracker, OTB(tmp_path / name / "otb"), tmp_path / name / "results", "online", "OTB",
                 progress=False, batch=2)
-        assert tracker.last["steps"] == 2 and changed(module_weights, tracker.model)  # it did fine-tune
+        assert tracker.last["steps"] == 2 and changed(module_weights, tracker.learner)  # it did fine-tune
         run_vot_supervised(tracker, VOT(tmp_path / name / "vot"), tmp_path / name / "results", "online", "VOT",
                            progress=False, batch=2)
         results[name] = sorted(p for p in (tmp_path / name / "results").rglob(f"*{second.name}*.txt")
@@ -230,7 +230,7 @@ def test_through_the_runner_results_do_not_depend_on_the_order(frames, tmp_path,
     for video in (first, second):
         leaking.init(video.frames[0], video.boxes[0])
         boxes = [leaking.update(image) for image in video.frames[1:]]
-        leaking.source = leaking.model  # the next init "resets" to the fine-tuned weights
+        leaking.source = leaking.learner  # the next init "resets" to the fine-tuned weights
     clean = np.loadtxt(next(p for p in results["alone"] if "OTB" in str(p)), delimiter=",")[1:]
     assert np.abs(np.array(boxes) - clean).max() > 1.0
 
@@ -240,8 +240,8 @@ def test_a_diverging_training_is_undone(frames):
     tracker = OnlineSiamFCTracker(tiny_network(), {"loss_threshold": 0.0, "learning_rate": 1e12})
     tracker.init(video.frames[0], video.boxes[0])
     tracker.template_map = torch.full_like(tracker.template_map, 1 / tracker.template_map.numel())
-    before, kernel = state(tracker.model), [k.clone() for k in tracker.kernel]
+    before, kernel = state(tracker.learner), [k.clone() for k in tracker.kernel]
     box = tracker.update(video.frames[1])
     assert tracker.last["jcpp"] == 1.0 and tracker.last["steps"] == 0  # the steps were taken, then undone
-    assert changed(before, tracker.model) == [] and all(torch.equal(a, b) for a, b in zip(kernel, tracker.kernel))
+    assert changed(before, tracker.learner) == [] and all(torch.equal(a, b) for a, b in zip(kernel, tracker.kernel))
     assert np.all(np.isfinite(box)) and np.all(np.isfinite(tracker.update(video.frames[2])))
