@@ -59,6 +59,24 @@ def device_description(device) -> str:
     return f"cpu: {name}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The bf16 instruction sets this CPU announces (``/proc/cpuinfo`` flags; empty where unknown). Without them
+    bf16 autocast on the CPU emulates bf16 and is slower than fp32."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return [flag for flag in BF16_CPU_FLAGS if flag in flags]
+
+
 def _synchronize(device) -> None:
     import torch
 
@@ -200,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="trackers to time (default: each model's main tracker)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
-                        help="bf16 (autocast) or fp32; default bf16 on cuda, fp32 on cpu")
+                        help="bf16 (autocast) or fp32; default bf16 on cuda, fp32 on cpu (bf16 there only pays "
+                             "with avx512_bf16 / amx_bf16, which the command checks)")
     parser.add_argument("--frames", type=int, default=None, help="timed tracker frames (default cuda 300, cpu 30)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed frames/steps first (default cuda 20, cpu 3)")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -232,6 +251,14 @@ def main(argv=None) -> list[BenchResult]:
     device = torch.device(cli.resolve_device(args.device))
     on_gpu = device.type == "cuda"
     precision = args.precision or ("bf16" if on_gpu else "fp32")
+    if not on_gpu:
+        bf16_flags = cpu_bf16_flags()
+        if precision == "bf16" and not bf16_flags:
+            print("warning: this CPU has no bf16 instructions (avx512_bf16 / amx_bf16): bf16 autocast emulates them "
+                  "and is slower than fp32 here")
+        elif precision == "fp32" and bf16_flags:
+            print(f"note: this CPU has bf16 instructions ({', '.join(bf16_flags)}): --precision bf16 times the "
+                  "networks under bf16 autocast (the trackers' default stays fp32, the references' precision)")
     autocast_dtype = torch.bfloat16 if precision == "bf16" else None
     frames_count = args.frames if args.frames is not None else (300 if on_gpu else 30)
     warmup = args.warmup if args.warmup is not None else (20 if on_gpu else 3)

@@ -78,3 +78,13 @@ def test_random_batches_have_the_training_layout():
     assert boxes.shape == (5, 4) and bool((boxes[:, 2:] > boxes[:, :2]).all())
     assert bool(((boxes >= 0) & (boxes <= 255)).all())
     assert batch["negative"].dtype == torch.bool
+
+
+def test_bf16_instructions_are_read_from_the_cpu_flags():
+    from experiments.bench import cpu_bf16_flags
+
+    amd = "processor\t: 0\nflags\t\t: fpu vme avx2 fma sse4_2\n"
+    xeon = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    assert cpu_bf16_flags(amd) == []
+    assert cpu_bf16_flags(xeon) == ["avx512_bf16", "amx_bf16"]
+    assert cpu_bf16_flags("") == []
