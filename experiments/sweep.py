@@ -9,7 +9,11 @@
 tracker ``--tracker``, default the model's main one, is built from ``--ckpt`` with the trial's values, no
 retraining) or, when its name has a dot, a key of the training command (``model.init_args.optim.base_lr``: the
 trial first trains ``--train-config`` on ``--train-data`` with that value into ``OUT/runs/<trial>``, then tracks
-with the resulting checkpoint). Each trial is run one-pass on the benchmark at ``--data`` and scored.
+with the resulting checkpoint). Each trial is run one-pass on the benchmark at ``--data`` and scored. Offline with
+``--batch N`` > 1, trials that only set tracker parameters are tracked together: the (trial, sequence) pairs of all
+of them in lockstep, one network call per frame step for up to N pairs (each decoded by its own trial's tracker),
+the same result files and scores as one trial after another (trials whose search crops differ in shape, e.g. a
+swept ``instance_size``, or trackers without a batched step run one after another, with a note).
 
 - W&B configured (``WANDB_API_KEY`` or a ``wandb login`` netrc entry, and ``WANDB_MODE`` not offline/disabled):
   ``wandb.sweep`` registers the YAML and ``wandb.agent`` runs the trials the server proposes.
@@ -347,16 +351,27 @@ class TrialTrackers:
 def run_trial(trial: Trial, make_tracker, benchmark, kind: str, out_dir: Path, bench_name: str | None,
               progress: bool, batch: int = 1) -> Trial:
     """Track and score one trial (results and reports under ``out_dir``); fills ``trial.scores``."""
-    from tracking.evaluation.identity import run_identity
-    from tracking.evaluation.runner import evaluate_tracker
+    return run_trials([trial], make_tracker, benchmark, kind, out_dir, bench_name, progress, batch)[0]
 
-    tracker, checkpoint = make_tracker.build(trial)
-    # resumed only for the same checkpoint contents, tracker and parameters
-    identity = run_identity(tracker, checkpoint, split_parameters(trial.parameters)[0])
-    evaluation = evaluate_tracker(kind, tracker, benchmark, out_dir, trial.name, bench_name=bench_name,
-                                  progress=progress, identity=identity, batch=batch)
-    trial.scores = evaluation.scores
-    return trial
+
+def run_trials(trials: list[Trial], make_tracker, benchmark, kind: str, out_dir: Path, bench_name: str | None,
+               progress: bool, batch: int = 1) -> list[Trial]:
+    """Track and score trials, each with its own tracker (results and reports under ``out_dir``, as each alone);
+    fills their ``scores``. ``batch`` > 1: the (trial, sequence) pairs of all of them in lockstep, one network
+    call per frame step, when their trackers allow it (``tracking.evaluation.runner.track_runs``)."""
+    from tracking.evaluation.identity import run_identity
+    from tracking.evaluation.runner import evaluate_trackers
+
+    trackers = []
+    for trial in trials:
+        tracker, checkpoint = make_tracker.build(trial)
+        # resumed only for the same checkpoint contents, tracker and parameters
+        trackers.append((tracker, trial.name, run_identity(tracker, checkpoint, split_parameters(trial.parameters)[0])))
+    evaluations = evaluate_trackers(kind, trackers, benchmark, out_dir, bench_name=bench_name, progress=progress,
+                                    batch=batch)
+    for trial, evaluation in zip(trials, evaluations):
+        trial.scores = evaluation.scores
+    return trials
 
 
 def check_metric(spec: SweepSpec, trial: Trial, kind: str) -> None:
@@ -486,23 +501,33 @@ def write_outputs(spec: SweepSpec, trials: list[Trial], out_dir: Path) -> dict[s
 def run_local(spec: SweepSpec, make_tracker, benchmark, kind: str, out_dir: Path, count: int | None = None,
               seed: int = 0, bench_name: str | None = None, wandb_mode: str | None = "offline",
               project: str = "siamese-tracking-sweeps", progress: bool = True, batch: int = 1) -> list[Trial]:
-    """Run the YAML's grid / random search here; each trial logged as a W&B run in ``wandb_mode`` (None: no run)."""
+    """Run the YAML's grid / random search here; each trial logged as a W&B run in ``wandb_mode`` (None: no run).
+
+    ``batch`` > 1 and trials that only set tracker parameters (no training key): the (trial, sequence) pairs of
+    all trials are tracked together in lockstep, ``batch`` at a time, one network call per frame step for pairs of
+    different trials (each decoding with its own trial's tracker); the result files and scores are those of the
+    trials run one after another."""
     from tqdm.auto import tqdm
 
     if spec.method == "bayes":
         print(f"{spec.source}: method 'bayes' needs the W&B server; running random search offline instead")
-    parameter_sets = local_trials(spec, count, seed)
+    pending = [Trial(index, trial_name(index, parameters), parameters)
+               for index, parameters in enumerate(local_trials(spec, count, seed))]
+    together = batch > 1 and not any(split_parameters(trial.parameters)[1] for trial in pending)
     trials = []
-    bar = tqdm(parameter_sets, desc=f"sweep {spec.name}", unit="trial", disable=not progress, dynamic_ncols=True)
-    for index, parameters in enumerate(bar):
-        trial = Trial(index, trial_name(index, parameters), parameters)
-        bar.set_postfix_str(", ".join(f"{k}={_format_value(v)}" for k, v in parameters.items()))
-        run_trial(trial, make_tracker, benchmark, kind, out_dir, bench_name, progress=False, batch=batch)
-        check_metric(spec, trial, kind)
-        if wandb_mode is not None:
-            _log_run(spec, trial, out_dir, project, wandb_mode)
-        trials.append(trial)
-        bar.write(f"{trial.name}: {spec.metric} = {trial.score(spec.metric):.4f}")
+    bar = tqdm(total=len(pending), desc=f"sweep {spec.name}", unit="trial", disable=not progress, dynamic_ncols=True)
+    for group in [pending] if together else [[trial] for trial in pending]:
+        if len(group) == 1:
+            bar.set_postfix_str(", ".join(f"{k}={_format_value(v)}" for k, v in group[0].parameters.items()))
+        run_trials(group, make_tracker, benchmark, kind, out_dir, bench_name, progress=False, batch=batch)
+        for trial in group:
+            check_metric(spec, trial, kind)
+            if wandb_mode is not None:
+                _log_run(spec, trial, out_dir, project, wandb_mode)
+            trials.append(trial)
+            bar.update()
+            bar.write(f"{trial.name}: {spec.metric} = {trial.score(spec.metric):.4f}")
+    bar.close()
     return trials
 
 
@@ -571,7 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep-id", default=None,
                         help="join this existing W&B sweep as one more agent instead of registering a new one")
     parser.add_argument("--batch", type=int, default=1,
-                        help="sequences of a trial tracked in lockstep (trackers with a batched step)")
+                        help="sequences tracked in lockstep (trackers with a batched step); offline, the trials "
+                             "that only set tracker parameters share the lockstep batch")
     return parser
 
 

@@ -245,3 +245,95 @@ def test_a_training_key_trains_each_trial_before_tracking(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="--train-config"):
         sweep.main(["--sweep", str(sweep_file), "--out", str(tmp_path / "x"), "--data", str(data), "--device", "cpu",
                     "--no-progress", "--no-wandb", "--ckpt", "baseline:ncc"])
+
+
+# --- the trials of a sweep in lockstep (--batch N): one network call per frame step for pairs of different trials ---
+
+@pytest.fixture(scope="module")
+def lockstep_inputs(otb_and_vot, tmp_path_factory):
+    """A random-weight demo checkpoint and five generated sequences of 5 to 13 frames (OTB and VOT layouts)."""
+    ckpt = _tiny_checkpoint(tmp_path_factory.mktemp("lockstep") / "random.ckpt")
+    return ckpt, otb_and_vot(60, frames=lambda i: 5 + 2 * i, size=(96, 128))
+
+
+def _lockstep_sweep(tmp_path, inputs, kind: str, parameters: dict, batch: int, monkeypatch):
+    """A grid sweep over ``parameters`` with ``--batch batch``; returns (trials, out folder, network calls (the
+    crops of each call), update_slots steps (how many trials' trackers each served))."""
+    from tracking.models.siamrpn import SiamRPN
+    from tracking.trackers.batched import BatchedTracker
+
+    ckpt, benchmarks = inputs
+    sweep_file = tmp_path / f"grid_{kind}.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "name": "grid", "method": "grid", "metric": {"name": "success_auc" if kind == "otb" else "accuracy",
+                                                     "goal": "maximize"}, "parameters": parameters}))
+    calls, steps = [], []
+    track_features, update_slots = SiamRPN.track_features, BatchedTracker.update_slots
+    monkeypatch.setattr(SiamRPN, "track_features", lambda self, template, search: calls.append(
+        search.shape[0]) or track_features(self, template, search))
+    monkeypatch.setattr(BatchedTracker, "update_slots", lambda self, slots, images: steps.append(
+        len({id(self.prototypes[slot]) for slot in slots})) or update_slots(self, slots, images))
+    out = tmp_path / f"batch{batch}_{kind}"
+    trials = sweep.main(["--sweep", str(sweep_file), "--out", str(out), "--ckpt", str(ckpt), "--data",
+                         str(benchmarks[kind].root), "--benchmark", kind, "--device", "cpu", "--no-progress",
+                         "--no-wandb", "--batch", str(batch)])
+    monkeypatch.undo()
+    return trials, out, calls, steps
+
+
+def _same_results(one, together) -> float:
+    """The largest difference (px) between the boxes of two sweeps' result files (the same files, the same VOT
+    codes, the same identity files)."""
+    files = {path.relative_to(one).as_posix() for path in (one / "results").rglob("*") if path.is_file()}
+    assert files == {path.relative_to(together).as_posix() for path in (together / "results").rglob("*")
+                     if path.is_file()}
+    worst = 0.0
+    for name in sorted(files):
+        if name.endswith("identity.json"):
+            assert (one / name).read_text() == (together / name).read_text()
+        elif not name.endswith("_time.txt"):
+            ours, theirs = ((folder / name).read_text().split() for folder in (one, together))
+            assert len(ours) == len(theirs)
+            for a, b in zip(ours, theirs):
+                a, b = np.array(a.split(","), dtype=float), np.array(b.split(","), dtype=float)
+                assert a.shape == b.shape, name  # same VOT codes at the same frames
+                worst = max(worst, float(np.abs(a - b).max()))
+    return worst
+
+
+def _scores(trials):
+    """Each trial's scores but its speed (equal up to the boxes' last recorded decimal)."""
+    return {(trial.name, k): v for trial in trials for k, v in trial.scores.items() if k != "speed_fps"}
+
+
+def _numbers(folder) -> list:
+    return [path.read_text() for path in sorted(folder.rglob("*.txt")) if "time" not in path.name]
+
+
+@pytest.mark.parametrize("kind", ["otb", "vot"])
+def test_a_grid_in_lockstep_writes_the_results_and_scores_of_trial_at_a_time(lockstep_inputs, tmp_path, kind,
+                                                                           monkeypatch, capsys):
+    grid = {"penalty_k": {"values": [0.02, 0.5]}, "lr": {"values": [0.1, 0.8]}, "window_influence": {"value": 0.3}}
+    single, one, single_calls, _ = _lockstep_sweep(tmp_path, lockstep_inputs, kind, grid, 1, monkeypatch)
+    trials, together, calls, steps = _lockstep_sweep(tmp_path, lockstep_inputs, kind, grid, 4, monkeypatch)
+    assert len(trials) == 4 and _scores(trials) == pytest.approx(_scores(single), nan_ok=True)
+    assert _same_results(one, together) <= 1e-3
+    # each slot decoded with its own trial's parameters: the four trials' boxes differ
+    bench = "OTB" if kind == "otb" else "VOT"
+    assert len({json.dumps(_numbers(together / "results" / bench / trial.name)) for trial in trials}) == 4
+    # one network call per lockstep step, up to 4 (trial, sequence) pairs of different trials in it
+    assert set(single_calls) == {1} and len(calls) == len(steps) < len(single_calls) / 2
+    assert sum(calls) == sum(single_calls) and max(calls) == 4 and max(steps) > 1
+    assert "differ in shape" not in capsys.readouterr().out
+    # a rerun resumes every trial from its files: nothing tracked, the same scores
+    again, _, calls, _ = _lockstep_sweep(tmp_path, lockstep_inputs, kind, grid, 4, monkeypatch)
+    assert calls == [] and _scores(again) == pytest.approx(_scores(trials), nan_ok=True)
+
+
+def test_trials_with_other_crop_sizes_run_one_after_another(lockstep_inputs, tmp_path, monkeypatch, capsys):
+    grid = {"instance_size": {"values": [255, 287]}, "penalty_k": {"values": [0.02, 0.5]}}
+    single, one, _, _ = _lockstep_sweep(tmp_path, lockstep_inputs, "otb", grid, 1, monkeypatch)
+    trials, together, calls, steps = _lockstep_sweep(tmp_path, lockstep_inputs, "otb", grid, 4, monkeypatch)
+    assert "note: the trackers' search crops differ in shape" in capsys.readouterr().out
+    assert _scores(trials) == pytest.approx(_scores(single), nan_ok=True) and _same_results(one, together) <= 1e-3
+    assert set(steps) == {1} and max(calls) == 4  # each trial's sequences in lockstep, one trial at a time

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,15 +168,16 @@ def drive(steps, tracker: Tracker):
 def drive_batched(jobs, tracker, on_done) -> None:
     """Advance several sequences in lockstep on a batched tracker (``tracker.capacity`` slots, ``init_slot(slot,
     image, box)``, ``update_slots(slots, images) -> boxes``): each frame step makes one ``update_slots`` call for
-    every slot waiting for an update. ``jobs`` yields ``(key, steps)``; a sequence that ends frees its slot for
+    every slot waiting for an update. ``jobs`` yields ``(key, steps)``, or ``(key, steps, prototype)`` for a job
+    whose slot decodes with its own tracker (``init_slot``'s prototype); a sequence that ends frees its slot for
     the next job and ``on_done(key, result)`` receives what its steps returned. The time of a batched step is
     shared equally by the sequences in it."""
     jobs = iter(jobs)
-    active: dict[int, list] = {}  # slot -> [key, steps, pending request]
+    active: dict[int, list] = {}  # slot -> [key, steps, pending request, (prototype,) or ()]
     free = list(range(tracker.capacity))
 
     def advance(slot: int, value) -> None:
-        key, steps, _ = active[slot]
+        key, steps = active[slot][:2]
         try:
             active[slot][2] = steps.send(value) if value is not None else next(steps)
         except StopIteration as done:
@@ -190,7 +192,7 @@ def drive_batched(jobs, tracker, on_done) -> None:
             if job is None:
                 return
             slot = free.pop(0)
-            active[slot] = [job[0], job[1], None]
+            active[slot] = [job[0], job[1], None, tuple(job[2:])]
             advance(slot, None)
 
     fill()
@@ -198,7 +200,7 @@ def drive_batched(jobs, tracker, on_done) -> None:
         for slot in [s for s, entry in active.items() if entry[2][0] == "init"]:
             _, image, box = active[slot][2]
             start = time.perf_counter()
-            tracker.init_slot(slot, image, box)
+            tracker.init_slot(slot, image, box, *active[slot][3])
             advance(slot, (box, time.perf_counter() - start))
         waiting = sorted(s for s, entry in active.items() if entry[2][0] == "update")
         if not waiting:
@@ -223,6 +225,63 @@ def batched_version(tracker: Tracker, batch: int):
     return batched
 
 
+@dataclass
+class PendingRun:
+    """A run whose result folder is claimed and whose sequences are still to be tracked (:func:`track_runs`):
+    ``jobs()`` yields ``(key, steps)`` for those without results, ``write(key, result)`` records one (result files,
+    summary), ``close()`` ends the run."""
+
+    tracker: Tracker
+    summary: RunSummary
+    benchmark: Benchmark
+    names: list[str]
+    jobs: Callable[[], Iterator]
+    write: Callable[[object, object], None]
+    close: Callable[[], None]
+
+
+def _lockstep_together(runs: list[PendingRun]) -> bool:
+    """Whether the runs' sequences can share one batched tracker: every tracker has a batched step and their
+    search crops have one shape (on the first run's first sequence); a note when the shapes differ."""
+    from tracking.trackers.batched import search_shape
+
+    if any(not hasattr(run.tracker, "batched") or run.tracker.batched(1) is None for run in runs):
+        return False  # each run alone (batched_version notes it)
+    if not runs[0].names:
+        return True
+    sequence = runs[0].benchmark[runs[0].names[0]]
+    image, box = sequence.image(0), _checked_init_box(runs[0].benchmark, sequence)
+    shapes = [search_shape(run.tracker, image, box) for run in runs]
+    if len(set(shapes)) > 1:
+        print(f"note: the trackers' search crops differ in shape ({', '.join(sorted(set(map(str, shapes))))}): "
+              "tracking one tracker's sequences at a time")
+        return False
+    return True
+
+
+def track_runs(runs: list[PendingRun], batch: int = 1) -> list[RunSummary]:
+    """Track pending runs and return their summaries. ``batch`` > 1: the (run, sequence) pairs of all runs in
+    lockstep on the first run's batched tracker, each slot decoding with its run's own tracker (one network call
+    per frame step for up to ``batch`` pairs), when every tracker has a batched step and their search crops have
+    one shape; otherwise run after run, each with its sequences in lockstep or one at a time. Each run writes the
+    files it would write alone."""
+    together = len(runs) > 1 and batch > 1 and _lockstep_together(runs)
+    for group in [runs] if together else [[run] for run in runs]:
+        batched = batched_version(group[0].tracker, batch)
+        if batched is not None:
+            prototype = len(group) > 1
+            jobs = (((index, key), steps, *((run.tracker,) if prototype else ()))
+                    for index, run in enumerate(group) for key, steps in run.jobs())
+            drive_batched(jobs, batched, lambda key, result, group=group: group[key[0]].write(key[1], result))
+        else:
+            for run in group:
+                for key, steps in run.jobs():
+                    run.write(key, drive(steps, run.tracker))
+        for run in group:
+            run.close()
+    return [run.summary for run in runs]
+
+
 def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
             progress: bool = True, max_sequences: int | None = None, layout: str | None = None,
             identity: dict | None = None, overwrite: bool = False, batch: int = 1,
@@ -236,6 +295,15 @@ def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
     ``names`` to a subset (a device's shard). ``batch`` > 1 tracks that many sequences in lockstep when the
     tracker has a batched step (same boxes as one at a time).
     """
+    return track_runs([ope_run(tracker, benchmark, results_root, tracker_name, bench_name, progress, max_sequences,
+                               layout, identity, overwrite, names)], batch)[0]
+
+
+def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
+            progress: bool = True, max_sequences: int | None = None, layout: str | None = None,
+            identity: dict | None = None, overwrite: bool = False,
+            names: list[str] | None = None) -> PendingRun:
+    """:func:`run_ope`'s run, its folder claimed, to be tracked by :func:`track_runs`."""
     layout = layout or infer_layout(benchmark, bench_name)
     result_dir = Path(results_root) / bench_name / tracker_name
     claim_result_folder(result_dir, identity or default_identity(tracker), overwrite=overwrite)
@@ -268,14 +336,7 @@ def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
             sequence = benchmark[name]
             yield name, _counted(ope_steps(sequence, _checked_init_box(benchmark, sequence)), name, len(sequence))
 
-    batched = batched_version(tracker, batch)
-    if batched is not None:
-        drive_batched(jobs(), batched, write)
-    else:
-        for name, steps in jobs():
-            write(name, drive(steps, tracker))
-    bar.close()
-    return summary
+    return PendingRun(tracker, summary, benchmark, names, jobs, write, bar.close)
 
 
 def _counted(steps, name: str, length: int):
@@ -366,6 +427,15 @@ def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tra
     resumes as :func:`run_ope` (``identity.json`` in ``<tracker_name>/``). ``batch`` > 1: sequences in lockstep
     on a batched tracker, each slot re-initialised on its own after a failure.
     """
+    return track_runs([vot_run(tracker, benchmark, results_root, tracker_name, bench_name, repetitions, progress,
+                               max_sequences, identity, overwrite, names)], batch)[0]
+
+
+def vot_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
+            repetitions: int = 1, progress: bool = True, max_sequences: int | None = None,
+            identity: dict | None = None, overwrite: bool = False,
+            names: list[str] | None = None) -> PendingRun:
+    """:func:`run_vot_supervised`'s run, its folder claimed, to be tracked by :func:`track_runs`."""
     if repetitions < 1:
         raise ValueError(f"repetitions must be >= 1, got {repetitions}")
     claim_result_folder(Path(results_root) / bench_name / tracker_name, identity or default_identity(tracker),
@@ -401,16 +471,12 @@ def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tra
                 yield (name, repetition), supervised_steps(sequence)
             bar.update()
 
-    batched = batched_version(tracker, batch)
-    if batched is not None:
-        drive_batched(jobs(), batched, write)
-    else:
-        for key, steps in jobs():
-            write(key, drive(steps, tracker))
-    bar.close()
-    summary.tracked = [name for name in names if name in tracked]
-    summary.skipped = [name for name in names if name not in tracked]
-    return summary
+    def close() -> None:
+        bar.close()
+        summary.tracked = [name for name in names if name in tracked]
+        summary.skipped = [name for name in names if name not in tracked]
+
+    return PendingRun(tracker, summary, benchmark, names, jobs, write, close)
 
 
 # --- run, score, report ---------------------------------------------------------------------------------------------
@@ -531,23 +597,38 @@ def evaluate_tracker(kind: str, tracker: Tracker, benchmark: Benchmark, out_dir,
     tracker name, resolved parameters, checkpoint hash); ``overwrite`` deletes this name's results and reports first.
     ``batch`` > 1 tracks that many sequences in lockstep on a tracker with a batched step (the same boxes).
     """
+    return evaluate_trackers(kind, [(tracker, tracker_name, identity)], benchmark, out_dir, bench_name, progress,
+                             max_sequences, repetitions, overwrite, batch)[0]
+
+
+def evaluate_trackers(kind: str, trackers: list[tuple[Tracker, str, dict | None]], benchmark: Benchmark, out_dir,
+                      bench_name: str | None = None, progress: bool = True, max_sequences: int | None = None,
+                      repetitions: int = 1, overwrite: bool = False, batch: int = 1) -> list[Evaluation]:
+    """:func:`evaluate_tracker` for several ``(tracker, tracker_name, identity)`` on one benchmark, each with the
+    files and scores it would get alone; ``batch`` > 1 tracks the (tracker, sequence) pairs of all of them in
+    lockstep when they can share the network call (:func:`track_runs`), e.g. a sweep's trials of one checkpoint."""
     kind = _normalized_kind(kind)
     bench_name = bench_name or default_bench_name(kind, benchmark)
     out_dir = Path(out_dir)
     results_root, reports_root = out_dir / "results", out_dir / "reports"
-    if overwrite and (reports_root / bench_name / tracker_name).is_dir():
-        shutil.rmtree(reports_root / bench_name / tracker_name)
-    if kind == "vot":
-        run = run_vot_supervised(tracker, benchmark, results_root, tracker_name, bench_name,
-                                 repetitions=repetitions, progress=progress, max_sequences=max_sequences,
-                                 identity=identity, overwrite=overwrite, batch=batch)
-    else:
-        run = run_ope(tracker, benchmark, results_root, tracker_name, bench_name, progress=progress,
-                      max_sequences=max_sequences, identity=identity, overwrite=overwrite, batch=batch)
+    runs = []
+    for tracker, tracker_name, identity in trackers:
+        if overwrite and (reports_root / bench_name / tracker_name).is_dir():
+            shutil.rmtree(reports_root / bench_name / tracker_name)
+        if kind == "vot":
+            runs.append(vot_run(tracker, benchmark, results_root, tracker_name, bench_name, repetitions=repetitions,
+                                progress=progress, max_sequences=max_sequences, identity=identity,
+                                overwrite=overwrite))
+        else:
+            runs.append(ope_run(tracker, benchmark, results_root, tracker_name, bench_name, progress=progress,
+                                max_sequences=max_sequences, identity=identity, overwrite=overwrite))
     names = _selected_names(benchmark, max_sequences)
     sequences = [benchmark[name] for name in names] if max_sequences is not None else benchmark
-    result_dir = run.result_dir.parent if kind == "vot" else run.result_dir
-    report = score_run(kind, sequences, result_dir, tracker_name, progress=progress)
-    files = write_run_reports(report, reports_root, bench_name)
-    return Evaluation(kind, bench_name, tracker_name, run, report, format_report_table([report], kind),
-                      reports_root / bench_name / tracker_name, files)
+    evaluations = []
+    for (tracker, tracker_name, _), run in zip(trackers, track_runs(runs, batch)):
+        result_dir = run.result_dir.parent if kind == "vot" else run.result_dir
+        report = score_run(kind, sequences, result_dir, tracker_name, progress=progress)
+        files = write_run_reports(report, reports_root, bench_name)
+        evaluations.append(Evaluation(kind, bench_name, tracker_name, run, report, format_report_table([report], kind),
+                                      reports_root / bench_name / tracker_name, files))
+    return evaluations

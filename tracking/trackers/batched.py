@@ -16,6 +16,11 @@ slots against their stacked templates; each slot's decoding is the tracker's own
 one-at-a-time tracking up to the network's batched arithmetic (the tests compare them within 1e-3 px on the CPU
 in fp32). A subclass that changes ``update`` itself (e.g. online training) is not batched: ``batched`` gives None
 and the runner tracks its sequences one at a time.
+
+Slots may also decode with different trackers of one network (a sweep's trials: other parameters, the same
+weights): ``init_slot(slot, image, box, prototype)`` makes the slot a shallow copy of ``prototype`` (its
+parameters and everything derived from them), and the step's one network call, made by the first slot's tracker,
+serves them all. That needs search crops of one shape (``search_shape``) and one network function.
 """
 from __future__ import annotations
 
@@ -43,6 +48,15 @@ def batch_rows(outputs, start: int, stop: int):
     if isinstance(outputs, dict):
         return {key: batch_rows(value, start, stop) for key, value in outputs.items()}
     return type(outputs)(batch_rows(value, start, stop) for value in outputs)
+
+
+def search_shape(tracker, image: np.ndarray, box) -> tuple[int, ...]:
+    """The shape (n, C, H, W) of ``tracker``'s search crops of ``image`` after ``init(image, box)``, on a shallow
+    copy (the tracker itself untouched): trackers whose shapes agree can share a batched network call."""
+    probe = copy.copy(tracker)
+    with torch.inference_mode():
+        probe.init(image, box)
+        return tuple(probe._search_input(image)[0].shape)
 
 
 class LockstepTracker:
@@ -78,18 +92,21 @@ class LockstepTracker:
 class BatchedTracker:
     """``capacity`` sequences in lockstep on one tracker's network (``LockstepTracker.batched``): ``slots`` holds a
     shallow copy of the tracker per sequence (its own state, the network shared); ``init_slot(slot, image, box)``
-    starts a sequence in a slot, ``update_slots(slots, images) -> boxes`` advances those slots by one frame each
-    with one network call."""
+    starts a sequence in a slot (with ``prototype``: as a copy of that tracker, see the module docstring),
+    ``update_slots(slots, images) -> boxes`` advances those slots by one frame each with one network call."""
 
     def __init__(self, tracker: LockstepTracker, capacity: int):
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        self.prototypes = [tracker] * capacity  # the tracker each slot is a copy of
         self.slots = [copy.copy(tracker) for _ in range(capacity)]  # shallow: the network is shared
         for slot in self.slots:
             slot.center = None  # each slot starts with its own init_slot
 
-    def init_slot(self, slot: int, image: np.ndarray, box) -> None:
+    def init_slot(self, slot: int, image: np.ndarray, box, prototype: LockstepTracker | None = None) -> None:
+        if prototype is not None and prototype is not self.prototypes[slot]:
+            self.prototypes[slot], self.slots[slot] = prototype, copy.copy(prototype)
         self.slots[slot].init(image, box)
 
     @torch.inference_mode()
