@@ -125,3 +125,18 @@ def crop_batch(images: torch.Tensor, centers: torch.Tensor, window_sizes: torch.
     shifted = images - fill[:, :, None, None].to(dtype)
     out = F.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out + fill[:, :, None, None].to(dtype)
+
+
+def padded_frames(images, fills, device) -> torch.Tensor:
+    """H x W x C frames of different sizes as one (B, C, H_max, W_max) float tensor on ``device``, each padded on
+    the right and bottom with its own ``fills[b]`` (per channel), so that ``crop_batch`` with the same fills sees
+    every pixel outside a frame as that frame's fill, exactly as outside an unpadded frame. Frames go to the device
+    as they are (uint8: a quarter of the float bytes)."""
+    height = max(image.shape[0] for image in images)
+    width = max(image.shape[1] for image in images)
+    batch = torch.empty((len(images), images[0].shape[2], height, width), dtype=torch.float32, device=device)
+    for index, (image, fill) in enumerate(zip(images, fills)):
+        frame = torch.from_numpy(np.ascontiguousarray(image)).to(device, non_blocking=True).permute(2, 0, 1)
+        batch[index] = torch.as_tensor(np.asarray(fill, dtype=np.float32), device=device).view(-1, 1, 1)
+        batch[index, :, :image.shape[0], :image.shape[1]] = frame
+    return batch

@@ -42,3 +42,18 @@ def network_batch(arrays: np.ndarray, device, channels_last: bool):
 
     batch = torch.from_numpy(arrays).to(device, non_blocking=True)
     return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+
+
+def network_layout_torch(crops, image_format: str):
+    """(N, 3, H, W) RGB 0-255 float crops as the network's input: ``to_network_layout``'s conversion, in torch on
+    the crops' device (for crops cut there)."""
+    import torch
+
+    check_image_format(image_format)
+    if image_format == "bgr255":
+        return crops.flip(1)
+    if image_format == "rgb255":
+        return crops
+    mean = torch.as_tensor(IMAGENET_MEAN_RGB, device=crops.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(IMAGENET_STD_RGB, device=crops.device).view(1, 3, 1, 1)
+    return (crops / 255.0 - mean) / std

@@ -120,3 +120,23 @@ def test_network_input_layouts():
     np.testing.assert_array_equal(to_network_layout(pixel, "rgb255")[:, 0, 0], [255, 128, 0])
     with pytest.raises(ValueError, match="image_format"):
         to_network_layout(pixel, "yuv255")
+
+
+@pytest.mark.parametrize("image_format", ["bgr255", "rgb_normalized", "rgb255"])
+def test_torch_network_layout_is_the_numpy_one(image_format):
+    from tracking.network_input import network_layout_torch, to_network_layout
+
+    crops = np.random.default_rng(0).integers(0, 256, (2, 9, 7, 3), dtype=np.uint8)
+    expected = np.stack([to_network_layout(crop, image_format) for crop in crops])
+    got = network_layout_torch(torch.from_numpy(crops).permute(0, 3, 1, 2).float(), image_format)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_padded_frames_fill_each_frame_with_its_own_colour():
+    from tracking.crops import padded_frames
+
+    small, large = np.full((2, 3, 3), 7, np.uint8), np.full((4, 5, 3), 9, np.uint8)
+    batch = padded_frames([small, large], [[1, 2, 3], [4, 5, 6]], "cpu")
+    assert tuple(batch.shape) == (2, 3, 4, 5)
+    assert bool((batch[0, :, :2, :3] == 7).all()) and bool((batch[1] == 9).all())
+    assert batch[0, :, 3, 4].tolist() == [1, 2, 3] and batch[0, :, 0, 4].tolist() == [1, 2, 3]

@@ -76,6 +76,11 @@ class LockstepTracker:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
+    def _search_inputs(self, trackers: list["LockstepTracker"], images: list[np.ndarray]) -> list:
+        """``_search_input`` of each (tracker, image) pair of a lockstep step; a tracker class may cut them all in
+        one call (SiamRPN++ with ``crop_on_device``)."""
+        return [tracker._search_input(image) for tracker, image in zip(trackers, images)]
+
     def _frame_outputs(self, image: np.ndarray):
         """(state, network outputs) of this sequence's search crops of ``image``."""
         search, state = self._search_input(image)
@@ -114,7 +119,7 @@ class BatchedTracker:
         trackers = [self.slots[slot] for slot in slots]
         if any(tracker.center is None for tracker in trackers):
             raise RuntimeError("call init_slot() before update_slots()")
-        inputs = [tracker._search_input(image) for tracker, image in zip(trackers, images)]
+        inputs = trackers[0]._search_inputs(trackers, images)
         search = torch.cat([search for search, _ in inputs], dim=0)
         templates = stack_batches([tracker._template() for tracker in trackers])
         with trackers[0]._autocast():

@@ -16,10 +16,10 @@ import torch.nn.functional as F
 
 from dataclasses import dataclass
 
-from tracking.crops import context_size, crop_and_resize
+from tracking.crops import context_size, crop_and_resize, crop_batch, padded_frames
 from tracking.models.anchors import generate_anchors
 from tracking.models.inference import fold_batchnorm
-from tracking.network_input import network_batch, to_network_layout
+from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import LockstepTracker
@@ -35,7 +35,11 @@ class SiamRPNParams:
     same values, rounded differently): faster on the CPU for every network measured except pysot's dilated
     ResNet-50 (README, Speed), whose configs turn it off. ``fold_batchnorm``: track with a copy of the network
     whose BatchNorms are folded into the convolutions before them (``tracking.models.inference``; the same
-    function up to float rounding, about 1e-6 relative).
+    function up to float rounding, about 1e-6 relative). ``crop_on_device``: cut the crops in torch on the
+    tracker's device (``tracking.crops.crop_batch``; in lockstep, every slot's search crop in one call) instead of
+    OpenCV on the CPU: for GPUs, where the CPU crop and the upload of float crops would bound the frame rate. Its
+    bilinear samples are not rounded to uint8 as OpenCV's are (within 1 grey level), so the boxes are not
+    pysot's to the last digit: off by default.
     """
 
     penalty_k: float = 0.05
@@ -45,6 +49,7 @@ class SiamRPNParams:
     context_amount: float = 0.5
     channels_last: bool = True
     fold_batchnorm: bool = True
+    crop_on_device: bool = False
 
 
 class SiamRPNTracker(LockstepTracker):
@@ -82,9 +87,23 @@ class SiamRPNTracker(LockstepTracker):
 
     # ------------------------------------------------------------------------------------------------
     def _crop(self, image: np.ndarray, window: float, output_size: int) -> torch.Tensor:
+        if self.params.crop_on_device:
+            return self._device_crops([self], [image], [window], output_size)
         patch = crop_and_resize(image, self.center, window, output_size, fill=self.channel_average)
         array = to_network_layout(patch, self.network.image_format)
         return network_batch(array[None], self.device, self.params.channels_last)
+
+    def _device_crops(self, trackers, images, windows, output_size: int) -> torch.Tensor:
+        """One crop per (tracker, frame, window) around each tracker's centre, cut in one ``crop_batch`` call on
+        this tracker's device, in the network's layout. The fill is the frame's mean colour truncated to uint8, as
+        pysot's canvas stores it."""
+        fills = np.floor(np.stack([tracker.channel_average for tracker in trackers]))
+        frames = padded_frames(images, fills, self.device)
+        centers = torch.as_tensor(np.stack([tracker.center for tracker in trackers]), dtype=torch.float64)
+        crops = crop_batch(frames, centers, torch.as_tensor(windows, dtype=torch.float64), output_size,
+                           fill=torch.as_tensor(fills, dtype=torch.float32, device=self.device))
+        crops = network_layout_torch(crops, self.network.image_format)
+        return crops.contiguous(memory_format=torch.channels_last) if self.params.channels_last else crops
 
     def _context_window(self) -> float:
         return context_size(float(self.size[0]), float(self.size[1]), self.params.context_amount)
@@ -120,14 +139,24 @@ class SiamRPNTracker(LockstepTracker):
         score, delta = self._rpn_outputs(*outputs)
         return self._step(image, score, delta, scale_z)
 
+    def _search_window(self, image: np.ndarray) -> tuple[np.ndarray, int, float]:
+        """The frame as RGB, the search window ``round(s_x)`` around the last centre and its scale ``scale_z``."""
+        s_z = self._context_window()
+        s_x = s_z * (self.params.instance_size / self.network.exemplar_size)
+        return rgb_frame(image), round(s_x), self.network.exemplar_size / s_z
+
     def _search_crop(self, image: np.ndarray) -> tuple[np.ndarray, torch.Tensor, float]:
         """The frame as RGB, the search crop (window ``s_x`` around the last centre) and its scale ``scale_z``."""
-        image = rgb_frame(image)
-        exemplar_size = self.network.exemplar_size
-        s_z = self._context_window()
-        scale_z = exemplar_size / s_z
-        s_x = s_z * (self.params.instance_size / exemplar_size)
-        return image, self._crop(image, round(s_x), self.params.instance_size), scale_z
+        image, window, scale_z = self._search_window(image)
+        return image, self._crop(image, window, self.params.instance_size), scale_z
+
+    def _search_inputs(self, trackers, images) -> list:
+        if not all(tracker.params.crop_on_device for tracker in trackers):
+            return super()._search_inputs(trackers, images)
+        windows = [tracker._search_window(image) for tracker, image in zip(trackers, images)]
+        crops = self._device_crops(trackers, [image for image, _, _ in windows], [window for _, window, _ in windows],
+                                   self.params.instance_size)
+        return [(crops[index:index + 1], (image, scale_z)) for index, (image, _, scale_z) in enumerate(windows)]
 
     @staticmethod
     def _rpn_outputs(cls: torch.Tensor, loc: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
