@@ -100,22 +100,37 @@ def crop_and_resize_siamfc(image: np.ndarray, center, window_size: float, output
 
 def crop_batch(images: torch.Tensor, centers: torch.Tensor, window_sizes: torch.Tensor, output_size: int,
                fill: torch.Tensor | None = None) -> torch.Tensor:
-    """Batched ``crop_and_resize`` in torch.
+    """Batched ``crop_and_resize`` (pysot's window) in torch.
 
     ``images``: (B, C, H, W) float; ``centers``: (B, 2) as (cx, cy); ``window_sizes``: (B,);
     ``fill``: (B, C) per-channel fill, default each image's mean. Returns (B, C, output_size, output_size).
-    The source coordinate of output pixel ``i`` is ``start + (i + 0.5) * s / output_size - 0.5`` clamped to the
-    window, the same as cv2's bilinear resize of the cut-out window.
     """
+    device = images.device
+    centers = centers.to(device=device, dtype=torch.float64)
+    sizes = window_sizes.to(device=device, dtype=torch.float64).reshape(images.shape[0])
+    start = torch.floor(centers - (sizes[:, None] + 1) / 2 + 0.5)  # (B, 2)
+    # reference slicing: window pixels are start .. int(start + s - 1 + 1) - 1
+    return resample_windows(images, start, torch.floor(start + sizes[:, None]) - start, output_size, fill)
+
+
+def siamfc_windows(centers: torch.Tensor, window_sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(first pixels (B, 2), extents (B, 2)) of ``crop_and_resize_siamfc``'s windows: side ``round(window)``, first
+    pixel ``round(center - (side - 1) / 2)`` (both half to even, as numpy)."""
+    sides = torch.round(window_sizes.to(torch.float64)).reshape(-1, 1)
+    return torch.round(centers.to(torch.float64) - (sides - 1) / 2), sides.expand(-1, 2)
+
+
+def resample_windows(images: torch.Tensor, start: torch.Tensor, extent: torch.Tensor, output_size: int,
+                     fill: torch.Tensor | None = None) -> torch.Tensor:
+    """The whole-pixel windows ``start .. start + extent - 1`` (per axis, (B, 2) as (x, y)) of ``images`` (B, C,
+    H, W), resized to ``output_size`` as cv2's bilinear resize of the cut-out window (source coordinate of output
+    pixel ``i``: ``start + (i + 0.5) * extent / output_size - 0.5``, clamped to the window); pixels outside an
+    image are ``fill`` (B, C; default each image's mean)."""
     batch, channels, height, width = images.shape
     dtype, device = images.dtype, images.device
     if fill is None:
         fill = images.mean(dim=(2, 3))
-    centers = centers.to(device=device, dtype=torch.float64)
-    sizes = window_sizes.to(device=device, dtype=torch.float64).reshape(batch)
-    start = torch.floor(centers - (sizes[:, None] + 1) / 2 + 0.5)  # (B, 2)
-    # reference slicing: window pixels are start .. int(start + s - 1 + 1) - 1
-    extent = torch.floor(start + sizes[:, None]) - start  # pixels actually cut out, per axis
+    start, extent = start.to(device=device, dtype=torch.float64), extent.to(device=device, dtype=torch.float64)
     steps = torch.arange(output_size, device=device, dtype=torch.float64)
     coords = start[:, None, :] + ((steps[None, :, None] + 0.5) * extent[:, None, :] / output_size - 0.5)
     coords = torch.minimum(torch.maximum(coords, start[:, None, :]), start[:, None, :] + extent[:, None, :] - 1)

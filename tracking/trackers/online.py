@@ -60,7 +60,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from tracking.crops import crop_and_resize_siamfc
 from tracking.models.inference import fold_batchnorm
 from tracking.tracker import rgb_frame
 from tracking.trackers.hierarchical import psr
@@ -197,15 +196,13 @@ class OnlineSiamFCTracker(SiamFCTracker):
         self.model = self._tracking_network()
         super().init(image, box)
         image = rgb_frame(image)
-        exemplar = crop_and_resize_siamfc(image, self.center, self.z_sz, self.network.exemplar_size, self.avg_color)
-        self.exemplar = self._input([exemplar])
+        self.exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)
         self.template_map = self._current_map(image)[0]
         self.last = {}
 
     def _current_map(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(distribution, search input) of the exemplar against the search crop centred on the current position."""
-        crop = crop_and_resize_siamfc(image, self.center, self.x_sz, self.params.instance_size, self.avg_color)
-        search = self._input([crop])
+        search = self._crop_input(image, [self.x_sz], self.params.instance_size)
         with torch.inference_mode(), self._autocast():
             score = self.model.responses(self.kernel, search)[self.level][0, 0]
         # a clone outside inference mode: R_t takes part in the fine-tuning's autograd graph

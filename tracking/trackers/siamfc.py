@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tracking.crops import crop_and_resize_siamfc
+from tracking.crops import crop_and_resize_siamfc, padded_frames, resample_windows, siamfc_windows
 from tracking.models.inference import fold_batchnorm
-from tracking.network_input import network_batch, to_network_layout
+from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import LockstepTracker
@@ -50,7 +50,11 @@ class SiamFCParams:
     (``tracking.network_input.network_batch``), as the reference's permuted crops are: faster on the CPU for the
     suite's SiamFC networks or as fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose
     BatchNorms are folded into the convolutions before them (``tracking.models.inference``; the same function up
-    to float rounding, about 1e-6 relative).
+    to float rounding, about 1e-6 relative). ``crop_on_device``: cut the crops in torch on the tracker's device
+    (``tracking.crops.resample_windows`` on the reference's windows; in lockstep, every slot's scale crops in one
+    call) instead of OpenCV on the CPU: for GPUs. Its samples are not rounded to uint8 as OpenCV's are (within one
+    grey level), so the boxes are not the reference's to the last digit: off by default. (MFST's crops are always
+    cut in torch.)
     """
 
     context_amount: float = 0.5
@@ -66,6 +70,7 @@ class SiamFCParams:
     box_index_base: int = 1
     channels_last: bool = True
     fold_batchnorm: bool = True
+    crop_on_device: bool = False
 
     def __post_init__(self):
         if self.upsample_mode not in UPSAMPLE_MODES:
@@ -118,6 +123,41 @@ class SiamFCTracker(LockstepTracker):
         arrays = np.stack([to_network_layout(patch, self.network.image_format) for patch in patches])
         return network_batch(arrays, self.device, self.params.channels_last)
 
+    def _crop_input(self, image: np.ndarray, windows, output_size: int) -> torch.Tensor:
+        """The network input of the reference's crops of ``image`` around the centre, one per window."""
+        if self.params.crop_on_device:
+            return self._device_crops([self], [image], [windows], output_size)
+        return self._input([crop_and_resize_siamfc(image, self.center, window, output_size, self.avg_color)
+                            for window in windows])
+
+    def _device_crops(self, trackers, images, windows, output_size: int) -> torch.Tensor:
+        """``crop_and_resize_siamfc``'s windows (``windows[k]`` around ``trackers[k]``'s centre in ``images[k]``),
+        cut in one ``resample_windows`` call on this tracker's device, in the network's layout. The fill is the
+        mean colour rounded as OpenCV's border rounds it on integer frames."""
+        fills = np.stack([tracker.avg_color for tracker in trackers])
+        if all(np.issubdtype(image.dtype, np.integer) for image in images):
+            fills = np.rint(fills)
+        frames = padded_frames(images, fills, self.device)
+        counts = torch.as_tensor([len(w) for w in windows], device=self.device)
+        owner = torch.repeat_interleave(torch.arange(len(images), device=self.device), counts)
+        centers = np.concatenate([np.repeat(np.asarray(t.center, np.float64)[None], len(w), axis=0)
+                                  for t, w in zip(trackers, windows)])
+        start, extent = siamfc_windows(torch.as_tensor(centers), torch.as_tensor(np.concatenate(windows)))
+        fill = torch.as_tensor(fills, dtype=torch.float32, device=self.device)[owner]
+        crops = network_layout_torch(resample_windows(frames[owner], start, extent, output_size, fill),
+                                     self.network.image_format)
+        return crops.contiguous(memory_format=torch.channels_last) if self.params.channels_last else crops
+
+    def _search_inputs(self, trackers, images) -> list:
+        own_crops = type(self)._search_input is SiamFCTracker._search_input  # not MFST's sub-pixel crops
+        if not own_crops or not all(tracker.params.crop_on_device for tracker in trackers):
+            return super()._search_inputs(trackers, images)
+        crops = self._device_crops(trackers, [rgb_frame(image) for image in images],
+                                   [[tracker.x_sz * f for f in tracker.scale_factors] for tracker in trackers],
+                                   self.params.instance_size)
+        scales = len(self.scale_factors)
+        return [(crops[index * scales:(index + 1) * scales], None) for index in range(len(trackers))]
+
     @torch.inference_mode()
     def init(self, image: np.ndarray, box) -> None:
         image = rgb_frame(image)
@@ -130,18 +170,15 @@ class SiamFCTracker(LockstepTracker):
         self.z_sz = float(np.sqrt((w + context) * (h + context)))
         self.x_sz = self.z_sz * cfg.instance_size / self.network.exemplar_size
         self.avg_color = np.mean(image, axis=(0, 1))
-        exemplar = crop_and_resize_siamfc(image, self.center, self.z_sz, self.network.exemplar_size, self.avg_color)
+        exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)
         with self._autocast():
-            self.kernel = self.model.template_features(self._input([exemplar]))
+            self.kernel = self.model.template_features(exemplar)
 
     # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish
     def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, None]:
         """The frame's search crops, one per scale."""
-        image = rgb_frame(image)
-        cfg = self.params
-        patches = [crop_and_resize_siamfc(image, self.center, self.x_sz * f, cfg.instance_size, self.avg_color)
-                   for f in self.scale_factors]
-        return self._input(patches), None
+        windows = [self.x_sz * f for f in self.scale_factors]
+        return self._crop_input(rgb_frame(image), windows, self.params.instance_size), None
 
     def _network_outputs(self, template, search: torch.Tensor) -> list[torch.Tensor]:
         # one template at a time: in lockstep, each slot's maps are those of tracking it alone, bit for bit

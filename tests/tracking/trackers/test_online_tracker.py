@@ -245,3 +245,20 @@ def test_a_diverging_training_is_undone(frames):
     assert tracker.last["jcpp"] == 1.0 and tracker.last["steps"] == 0  # the steps were taken, then undone
     assert changed(before, tracker.learner) == [] and all(torch.equal(a, b) for a, b in zip(kernel, tracker.kernel))
     assert np.all(np.isfinite(box)) and np.all(np.isfinite(tracker.update(video.frames[2])))
+
+
+def test_crops_on_the_device_track_and_train(frames):
+    video = frames[0]
+    params = {"loss_threshold": 0.0, "confidence_threshold": 0.0, "learning_rate": 1e-3, "iterations": 1}
+    boxes = {}
+    for on_device in (False, True):
+        tracker = OnlineSiamFCTracker(tiny_network(), {**params, "crop_on_device": on_device})
+        tracker.init(video.frames[0], video.boxes[0])
+        steps = []
+        for image in video.frames[1:4]:
+            boxes.setdefault(on_device, []).append(tracker.update(image))
+            steps.append(tracker.last["steps"])
+        assert sum(steps) >= 1  # R_c, the gate and SGD steps ran on the device crops
+    boxes = {key: np.array(value) for key, value in boxes.items()}
+    # the crops differ by OpenCV's uint8 rounding only: the tracks stay together
+    assert np.abs(boxes[True] - boxes[False]).max() < 2.0

@@ -180,14 +180,39 @@ def test_an_imported_reference_checkpoint_tracks_as_the_reference(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- lockstep
-def small_tracker(seed: int = 0) -> SiamFCTracker:
+def small_tracker(seed: int = 0, **params) -> SiamFCTracker:
     torch.manual_seed(seed)
-    return SiamFCTracker(SiamFC(SiamFCNetwork(backbone_options={"width_mult": 0.25})).eval(), {"instance_size": 191})
+    return SiamFCTracker(SiamFC(SiamFCNetwork(backbone_options={"width_mult": 0.25})).eval(),
+                         {"instance_size": 191, **params})
 
 
 def test_lockstep_boxes_equal_one_at_a_time(lockstep_difference):
     """Three slots for five sequences of different lengths and frame sizes: the batch is slots x 3 scales."""
     assert lockstep_difference(small_tracker(), capacity=3) <= 1e-3
+
+
+def test_crops_on_the_device_in_lockstep_in_one_call_per_step(lockstep_difference, monkeypatch):
+    import tracking.trackers.siamfc as siamfc
+
+    calls = []
+    resample = siamfc.resample_windows
+    monkeypatch.setattr(siamfc, "resample_windows", lambda frames, *args: calls.append(frames.shape[0]) or
+                        resample(frames, *args))
+    assert lockstep_difference(small_tracker(crop_on_device=True), capacity=3) <= 1e-3
+    assert max(calls) == 3 * 3  # a lockstep step cuts its 3 slots' 3 scale crops in one call
+
+
+def test_device_crops_are_the_references_within_a_grey_level(lockstep_videos):
+    video = lockstep_videos[2]
+    crops = {}
+    for on_device in (False, True):
+        tracker = small_tracker(crop_on_device=on_device)
+        tracker.init(video.frames[0], video.boxes[0])
+        tracker.center = tracker.center + [-31.4, 22.5]  # part of the windows outside the frame
+        crops[on_device] = tracker._search_input(video.frames[1])[0]
+    assert crops[True].shape == crops[False].shape == (3, 3, 191, 191)
+    difference = (crops[True] - crops[False]).abs()  # rgb255: the network's units are grey levels
+    assert float(difference.max()) <= 1.01 and float(difference.mean()) < 0.3
 
 
 @pytest.mark.parametrize("kind", ["otb", "vot"])
