@@ -26,7 +26,7 @@ BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mob
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
-        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench bench-reference \
+        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench bench-reference bench-gpu \
         ablation train-mfst import-mfst clean
 
 $(STAMP): pyproject.toml
@@ -110,6 +110,12 @@ sweep: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m experiments.bench --configs $(BENCH_CONFIGS) $(EXTRA)
+
+# the README's GPU figures, on a GPU machine: bf16, tracker batch 1 / 8 / 32 in lockstep with the crops on the
+# device, training pairs/s; into OUT/gpu_figures.json (with the device's name)
+bench-gpu: $(STAMP)
+	$(PYTHON) -m experiments.bench --device cuda --precision bf16 --configs $(BENCH_CONFIGS) --batches 8 32 \
+		--set crop_on_device=true --json "$(OUT)/gpu_figures.json" $(EXTRA)
 
 # our trackers beside the restated reference trackers (pysot, siamfc-pytorch): same weights, frames and CPU
 bench-reference: $(STAMP)

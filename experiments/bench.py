@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="bf16 (autocast) or fp32; default bf16 on cuda, fp32 on cpu (bf16 there only pays "
                              "with avx512_bf16 / amx_bf16, which the command checks)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="tracker parameter for every timed tracker, repeatable (e.g. crop_on_device=true on a "
+                             "GPU, channels_last=false)")
     parser.add_argument("--frames", type=int, default=None, help="timed tracker frames (default cuda 300, cpu 30)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed frames/steps first (default cuda 20, cpu 3)")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -244,8 +247,10 @@ def main(argv=None) -> list[BenchResult]:
     from tqdm.auto import tqdm
 
     from experiments.train import build_cli, config_names
+    from lightning_modules.checkpoints import parse_overrides
 
     configs = args.configs or config_names()
+    overrides = parse_overrides(args.overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(cli.resolve_device(args.device))
@@ -277,8 +282,8 @@ def main(argv=None) -> list[BenchResult]:
         module = built.model.to(device).eval()
         parameters = sum(p.numel() for p in module.parameters()) / 1e6
         for tracker_name in args.trackers or [module.main_tracker]:
-            seconds, timed = bench_tracker(module.build_tracker(tracker_name), device, autocast_dtype, frames, box,
-                                           warmup)
+            seconds, timed = bench_tracker(module.build_tracker(tracker_name, **overrides), device, autocast_dtype,
+                                           frames, box, warmup)
             pairs_per_s = float("nan")
             if not args.no_train:
                 pairs_per_s = bench_training(module, built.config_init.trainer.callbacks or [], device, precision,
@@ -286,7 +291,7 @@ def main(argv=None) -> list[BenchResult]:
                 module.eval()
             batched_fps = {1: timed / seconds}
             for batch in args.batches:
-                batched_fps[batch] = bench_lockstep(module.build_tracker(tracker_name), batch, device,
+                batched_fps[batch] = bench_lockstep(module.build_tracker(tracker_name, **overrides), batch, device,
                                                     autocast_dtype, frames, box, batch_steps, min(warmup, 1))
             result = BenchResult(name, tracker_name, parameters, timed / seconds, 1000 * seconds / timed, timed,
                                  pairs_per_s, batch_size, train_steps, batched_fps)

@@ -42,6 +42,19 @@ def test_bench_rejects_unknown_configs_and_trackers():
         bench.main(["--configs", "siamrpnpp/demo", "--trackers", "online", "--device", "cpu", "--no-train"])
 
 
+def test_tracker_parameters_reach_the_timed_trackers(monkeypatch):
+    seen = []
+    timed = bench.bench_tracker
+    monkeypatch.setattr(bench, "bench_tracker", lambda tracker, *args: seen.append(tracker.params) or
+                        timed(tracker, *args))
+    results = bench.main(["--configs", "siamrpnpp/demo", "--device", "cpu", "--no-train", "--batches", "2",
+                          "--frames", "2", "--warmup", "0", "--set", "crop_on_device=true", "--set", "lr=0.2"])
+    assert seen[0].crop_on_device and seen[0].lr == 0.2
+    assert results[0].tracker_fps > 0 and results[0].batched_fps[2] > 0
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['crop_in_space'\]"):
+        bench.main(["--configs", "siamrpnpp/demo", "--device", "cpu", "--no-train", "--set", "crop_in_space=1"])
+
+
 def test_training_figure_runs_the_modules_training_step(monkeypatch):
     """The timed steps are the module's own training_step, run by a Trainer (no copy of the step)."""
     import torch
