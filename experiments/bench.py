@@ -170,6 +170,7 @@ def bench_training(module, callbacks, device, precision: str, batch_size: int, s
     from torch.utils.data import DataLoader
 
     from callbacks.backbone_unfreeze import BackboneUnfreeze
+    from callbacks.channels_last import ChannelsLast
 
     class StepClock(pl.Callback):
         def __init__(self):
@@ -185,10 +186,11 @@ def bench_training(module, callbacks, device, precision: str, batch_size: int, s
     layers = tuple(layer for c in unfreeze for layer in c.layers)
     module.set_trainable_backbone_layers(layers, unfreeze[0].lr_scale if unfreeze else 1.0)
     clock = StepClock()
+    extra = [ChannelsLast()] if device.type == "cuda" else []  # bf16 + channels-last on GPUs
     trainer = pl.Trainer(accelerator=device.type if device.type == "cuda" else "cpu", devices=1,
                          precision="bf16-mixed" if precision == "bf16" else "32-true", max_steps=warmup + steps,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, gradient_clip_val=10.0, callbacks=[clock],
+                         enable_model_summary=False, gradient_clip_val=10.0, callbacks=[clock, *extra],
                          num_sanity_val_steps=0, limit_val_batches=0)
     loader = DataLoader(_RandomPairs(module.training_crops(), batch_size, warmup + steps), batch_size=None)
     trainer.fit(module, loader)
