@@ -211,6 +211,19 @@ def format_results(results: list[BenchResult]) -> str:
     return format_table(rows)
 
 
+def paired_costs(results: list[BenchResult], suffix: str = "_online") -> list[str]:
+    """One line per config timed both as ``X`` and ``X<suffix>`` (paper 001: without and with online training):
+    their batch-1 FPS side by side and the relative cost."""
+    fps = {r.model: r.tracker_fps for r in results}
+    lines = []
+    for model, offline in fps.items():
+        online = fps.get(model + suffix)
+        if online is not None and offline > 0:
+            lines.append(f"{model}: {offline:.1f} FPS without, {online:.1f} FPS with {suffix.strip('_')} training "
+                         f"({100 * (online / offline - 1):+.0f} %)")
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m experiments.bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -306,6 +319,8 @@ def main(argv=None) -> list[BenchResult]:
     print(f"\nspeed on {device_description(device)}; {precision}; tracker batch 1 over {frames_count} frames after "
           f"{warmup} warm-up; training batch {batch_size} x {train_steps} steps")
     print(format_results(results))
+    for line in paired_costs(results):
+        print(line)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"device": device_description(device), "precision": precision,
