@@ -122,24 +122,32 @@ def siamfc_windows(centers: torch.Tensor, window_sizes: torch.Tensor) -> tuple[t
 
 def resample_windows(images: torch.Tensor, start: torch.Tensor, extent: torch.Tensor, output_size: int,
                      fill: torch.Tensor | None = None) -> torch.Tensor:
-    """The whole-pixel windows ``start .. start + extent - 1`` (per axis, (B, 2) as (x, y)) of ``images`` (B, C,
-    H, W), resized to ``output_size`` as cv2's bilinear resize of the cut-out window (source coordinate of output
-    pixel ``i``: ``start + (i + 0.5) * extent / output_size - 0.5``, clamped to the window); pixels outside an
-    image are ``fill`` (B, C; default each image's mean)."""
+    """The whole-pixel windows ``start .. start + extent - 1`` (per axis, (B * k, 2) as (x, y): k consecutive
+    windows per image, e.g. a frame's scales) of ``images`` (B, C, H, W), resized to ``output_size`` as cv2's
+    bilinear resize of the cut-out window (source coordinate of output pixel ``i``:
+    ``start + (i + 0.5) * extent / output_size - 0.5``, clamped to the window); pixels outside an image are
+    ``fill`` (B, C; default each image's mean). Returns (B * k, C, output_size, output_size); an image's k windows
+    are sampled in one pass over it (stacked along the grid's rows), without copying the image k times."""
     batch, channels, height, width = images.shape
     dtype, device = images.dtype, images.device
+    if start.shape[0] % batch:
+        raise ValueError(f"{start.shape[0]} windows cannot be shared evenly by {batch} images")
+    per_image = start.shape[0] // batch
     if fill is None:
         fill = images.mean(dim=(2, 3))
     start, extent = start.to(device=device, dtype=torch.float64), extent.to(device=device, dtype=torch.float64)
     steps = torch.arange(output_size, device=device, dtype=torch.float64)
     coords = start[:, None, :] + ((steps[None, :, None] + 0.5) * extent[:, None, :] / output_size - 0.5)
     coords = torch.minimum(torch.maximum(coords, start[:, None, :]), start[:, None, :] + extent[:, None, :] - 1)
-    grid_x = (2 * coords[..., 0] + 1) / width - 1   # (B, out)
+    grid_x = (2 * coords[..., 0] + 1) / width - 1   # (B * k, out)
     grid_y = (2 * coords[..., 1] + 1) / height - 1
     grid = torch.stack(torch.broadcast_tensors(grid_x[:, None, :], grid_y[:, :, None]), dim=-1).to(dtype)
+    grid = grid.reshape(batch, per_image * output_size, output_size, 2)
     shifted = images - fill[:, :, None, None].to(dtype)
     out = F.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return out + fill[:, :, None, None].to(dtype)
+    out = out.reshape(batch, channels, per_image, output_size, output_size).transpose(1, 2)
+    return (out + fill[:, None, :, None, None].to(dtype)).reshape(batch * per_image, channels, output_size,
+                                                                  output_size)
 
 
 def padded_frames(images, fills, device) -> torch.Tensor:

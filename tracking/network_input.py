@@ -44,16 +44,16 @@ def network_batch(arrays: np.ndarray, device, channels_last: bool):
     return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
 
 
-def network_layout_torch(crops, image_format: str):
+def network_layout_torch(crops, image_format: str, channels_last: bool = False):
     """(N, 3, H, W) RGB 0-255 float crops as the network's input: ``to_network_layout``'s conversion, in torch on
-    the crops' device (for crops cut there)."""
+    the crops' device (for crops cut there); with ``channels_last`` in NHWC memory order, as ``network_batch``."""
     import torch
 
     check_image_format(image_format)
     if image_format == "bgr255":
-        return crops.flip(1)
-    if image_format == "rgb255":
-        return crops
-    mean = torch.as_tensor(IMAGENET_MEAN_RGB, device=crops.device).view(1, 3, 1, 1)
-    std = torch.as_tensor(IMAGENET_STD_RGB, device=crops.device).view(1, 3, 1, 1)
-    return (crops / 255.0 - mean) / std
+        crops = crops.flip(1)
+    elif image_format == "rgb_normalized":
+        mean = torch.as_tensor(IMAGENET_MEAN_RGB, device=crops.device).view(1, 3, 1, 1)
+        std = torch.as_tensor(IMAGENET_STD_RGB, device=crops.device).view(1, 3, 1, 1)
+        crops = (crops / 255.0 - mean) / std
+    return crops.contiguous(memory_format=torch.channels_last) if channels_last else crops

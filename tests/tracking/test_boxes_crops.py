@@ -140,3 +140,18 @@ def test_padded_frames_fill_each_frame_with_its_own_colour():
     assert tuple(batch.shape) == (2, 3, 4, 5)
     assert bool((batch[0, :, :2, :3] == 7).all()) and bool((batch[1] == 9).all())
     assert batch[0, :, 3, 4].tolist() == [1, 2, 3] and batch[0, :, 0, 4].tolist() == [1, 2, 3]
+
+
+def test_several_windows_per_image_are_those_of_the_image_repeated():
+    from tracking.crops import resample_windows
+
+    images = torch.rand(2, 3, 40, 50) * 255
+    start = torch.tensor([[3.0, -4.0], [10.0, 5.0], [-7.0, 20.0], [30.0, 1.0], [0.0, 0.0], [44.0, 33.0]])
+    extent = torch.tensor([[20.0, 20.0], [9.0, 9.0], [31.0, 31.0], [15.0, 15.0], [50.0, 40.0], [12.0, 12.0]])
+    fill = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    together = resample_windows(images, start, extent, 17, fill)  # 3 windows per image, one pass
+    repeated = resample_windows(images.repeat_interleave(3, dim=0), start, extent, 17, fill.repeat_interleave(3, 0))
+    assert together.shape == (6, 3, 17, 17)
+    torch.testing.assert_close(together, repeated)
+    with pytest.raises(ValueError, match="shared evenly"):
+        resample_windows(images, start[:5], extent[:5], 17, fill)

@@ -132,21 +132,20 @@ class SiamFCTracker(LockstepTracker):
 
     def _device_crops(self, trackers, images, windows, output_size: int) -> torch.Tensor:
         """``crop_and_resize_siamfc``'s windows (``windows[k]`` around ``trackers[k]``'s centre in ``images[k]``),
-        cut in one ``resample_windows`` call on this tracker's device, in the network's layout. The fill is the
-        mean colour rounded as OpenCV's border rounds it on integer frames."""
+        cut in one ``resample_windows`` call on this tracker's device (each frame sampled once for its windows),
+        in the network's layout. The fill is the mean colour rounded as OpenCV's border rounds it on integer
+        frames."""
         fills = np.stack([tracker.avg_color for tracker in trackers])
         if all(np.issubdtype(image.dtype, np.integer) for image in images):
             fills = np.rint(fills)
         frames = padded_frames(images, fills, self.device)
-        counts = torch.as_tensor([len(w) for w in windows], device=self.device)
-        owner = torch.repeat_interleave(torch.arange(len(images), device=self.device), counts)
+        # every tracker of a lockstep step has the same number of windows (its scales): k per frame
         centers = np.concatenate([np.repeat(np.asarray(t.center, np.float64)[None], len(w), axis=0)
                                   for t, w in zip(trackers, windows)])
         start, extent = siamfc_windows(torch.as_tensor(centers), torch.as_tensor(np.concatenate(windows)))
-        fill = torch.as_tensor(fills, dtype=torch.float32, device=self.device)[owner]
-        crops = network_layout_torch(resample_windows(frames[owner], start, extent, output_size, fill),
-                                     self.network.image_format)
-        return crops.contiguous(memory_format=torch.channels_last) if self.params.channels_last else crops
+        crops = resample_windows(frames, start, extent, output_size,
+                                 torch.as_tensor(fills, dtype=torch.float32, device=self.device))
+        return network_layout_torch(crops, self.network.image_format, self.params.channels_last)
 
     def _search_inputs(self, trackers, images) -> list:
         own_crops = type(self)._search_input is SiamFCTracker._search_input  # not MFST's sub-pixel crops

@@ -102,8 +102,7 @@ class SiamRPNTracker(LockstepTracker):
         centers = torch.as_tensor(np.stack([tracker.center for tracker in trackers]), dtype=torch.float64)
         crops = crop_batch(frames, centers, torch.as_tensor(windows, dtype=torch.float64), output_size,
                            fill=torch.as_tensor(fills, dtype=torch.float32, device=self.device))
-        crops = network_layout_torch(crops, self.network.image_format)
-        return crops.contiguous(memory_format=torch.channels_last) if self.params.channels_last else crops
+        return network_layout_torch(crops, self.network.image_format, self.params.channels_last)
 
     def _context_window(self) -> float:
         return context_size(float(self.size[0]), float(self.size[1]), self.params.context_amount)
