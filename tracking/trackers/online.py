@@ -165,7 +165,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
     step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and
     ``current_map`` (R_c, before any step). Networks: ``source`` the checkpoint's (never written), ``learner``
     the per-sequence copy that trains, ``model`` what tracks and scores R_c (``learner``, or its BatchNorm-folded
-    copy with ``fold_batchnorm``).
+    copy with ``fold_batchnorm``: the source's, folded once, until the first training of a sequence).
     """
 
     params_class = OnlineParams
@@ -174,12 +174,13 @@ class OnlineSiamFCTracker(SiamFCTracker):
                  autocast_dtype: torch.dtype | None = None, name: str = "SiamFC-OT"):
         super().__init__(model, params, level, device, autocast_dtype, name)
         self.source = model  # the checkpoint's network: every sequence starts from it, nothing writes to it
+        # what tracks while the learner still holds the source's weights: SiamFCTracker's folded copy of the source
+        self.source_tracking = self.model
         self.learner = copy.deepcopy(self.source).eval()
         self.trainable = trainable_parameters(self.learner, self.params.trainable_layers)
         trained = {id(p) for p in self.trainable}
         for parameter in self.learner.parameters():
             parameter.requires_grad_(id(parameter) in trained)
-        self.model = self._tracking_network()
         self.template_map = None
         self.last: dict = {}
 
@@ -193,7 +194,8 @@ class OnlineSiamFCTracker(SiamFCTracker):
     def init(self, image: np.ndarray, box) -> None:
         with torch.no_grad():
             self.learner.load_state_dict(self.source.state_dict())
-        self.model = self._tracking_network()
+        # folded once per tracker, not per sequence: the learner has just taken the source's weights
+        self.model = self.source_tracking if self.params.fold_batchnorm else self.learner
         super().init(image, box)
         image = rgb_frame(image)
         self.exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)
