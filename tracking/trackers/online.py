@@ -232,9 +232,9 @@ class OnlineSiamFCTracker(SiamFCTracker):
 
     def _fine_tune(self, search: torch.Tensor) -> list[float]:
         """Up to ``iterations`` SGD steps on the thresholded KL loss through both branches; returns each step's
-        loss. The tracking network (folded again) and kernel are then recomputed from the new weights. As the suite's training skips
-        non-finite steps, a non-finite loss ends the iterations untaken, and a training that leaves non-finite
-        template features is undone (the weights and kernel as before it)."""
+        loss. The tracking network (folded again) and kernel are then recomputed from the new weights. As the
+        suite's training skips non-finite steps, a non-finite loss ends the iterations untaken, and a training that
+        leaves non-finite template features is undone (the weights and kernel as before it)."""
         cfg = self.params
         optimizer = torch.optim.SGD(self.trainable, lr=cfg.learning_rate, momentum=cfg.momentum)
         before = [p.detach().clone() for p in self.trainable]
