@@ -3,11 +3,13 @@
     python -m experiments.bench_reference                       # SiamRPN++ AlexNet and ResNet-50, SiamFC
     python -m experiments.bench_reference --trackers siamfc --frames 40 --rounds 5
 
-Each pair runs on the same random weights and the same synthetic 480x640 frames, on the CPU in fp32, one sequence
-at a time: ours (``SiamRPNTracker``, ``SiamFCTracker``) and the restated reference step
+Each tracker runs on the same random weights and the same synthetic 480x640 frames, on the CPU in fp32, one
+sequence at a time: ours (``SiamRPNTracker``, ``SiamFCTracker`` with their configs' values and any ``--set``), ours
+compiled (the same with ``compile=true``: its backbone compiled with frozen weights,
+``tracking.models.inference.FrozenCompiled``; ``--no-compiled`` skips it) and the restated reference step
 (``tracking.references``: pysot's SiamRPN++ tracker around the same network modules; siamfc-pytorch's
-TrackerSiamFC with its own network, loaded with the same weights). The rounds alternate between the two, so a
-change of the machine's load hits both; each tracker's figure is the median over rounds of frames per second.
+TrackerSiamFC with its own network, loaded with the same weights). The rounds alternate between them, so a change
+of the machine's load hits all; each figure is the median over rounds of frames per second.
 
 The FLOP limit: the work of one tracked frame (``torch.utils.flop_counter``: convolutions and matmuls, 2 FLOP per
 multiply-add) over the machine's fp32 rate in a large matmul (measured here): the FPS a tracker would reach if
@@ -51,8 +53,9 @@ def frame_gflop(update, image) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def build_pair(name: str):
-    """(ours, reference, init box converter for the reference) of one tracker on shared random weights."""
+def build_pair(name: str, overrides: dict | None = None):
+    """(ours, reference, init box converter for the reference, frame converter for the reference) of one tracker
+    on shared random weights; ``overrides``: our tracker's parameters changed (e.g. ``compile``)."""
     import torch
 
     torch.manual_seed(0)
@@ -68,7 +71,7 @@ def build_pair(name: str):
 
         config = resolved_config(SIAMRPN_CONFIGS[name]).model.init_args
         model = SiamRPN(network_config(config.network.as_dict())).eval()
-        ours = SiamRPNTracker(model, config.tracker.as_dict())
+        ours = SiamRPNTracker(model, {**config.tracker.as_dict(), **(overrides or {})})
         reference = ReferenceTracker(model, types.SimpleNamespace(**model.config.to_dict(),
                                                                   **params_dict(ours.params)))
         reference.update = reference.track
@@ -86,7 +89,7 @@ def build_pair(name: str):
         reference_net = ReferenceNet().eval()
         network = SiamFC()
         network.load_state_dict(reference_net.state_dict())  # the same key names
-        return (SiamFCTracker(network.eval()), ReferenceTrackerSiamFC(reference_net), lambda box: box,
+        return (SiamFCTracker(network.eval(), overrides), ReferenceTrackerSiamFC(reference_net), lambda box: box,
                 lambda image: image)
     raise SystemExit(f"unknown tracker {name!r}: choose from {', '.join(TRACKERS)}")
 
@@ -102,35 +105,56 @@ def time_updates(tracker, frames) -> float:
         return len(frames) / (time.perf_counter() - start)
 
 
-def compare(name: str, frames, box, rounds: int, peak: float) -> dict:
+def compare(name: str, frames, box, rounds: int, peak: float, overrides: dict | None = None,
+            compiled: bool = True) -> dict:
+    """One tracker's row: ours as configured (with ``overrides``), ours with ``compile`` (unless ``compiled`` is
+    False or the overrides set it) and the reference, timed in alternating rounds."""
     import torch
 
-    ours, reference, reference_box, reference_frame = build_pair(name)
+    overrides = dict(overrides or {})
+    ours, reference, reference_box, reference_frame = build_pair(name, overrides)
+    contenders = {"ours": ours, "reference": reference}
+    if compiled and not overrides.get("compile"):
+        contenders["compiled"] = build_pair(name, {**overrides, "compile": True})[0]  # the same seeded weights
     reference_frames = [reference_frame(image) for image in frames]
+    inputs = {key: reference_frames if key == "reference" else frames for key in contenders}
     with torch.inference_mode(), np.errstate(all="ignore"):
-        ours.init(frames[0], np.asarray(box, dtype=np.float64))
-        reference.init(reference_frames[0], reference_box(box))
+        for key, tracker in contenders.items():
+            tracker.init(inputs[key][0], reference_box(box) if key == "reference" else np.asarray(box, np.float64))
         gflop = frame_gflop(ours.update, frames[1])
         reference_gflop = frame_gflop(reference.update, reference_frames[1])
-    fps = {"ours": [], "reference": []}
+        if "compiled" in contenders:
+            contenders["compiled"].update(frames[1])  # it compiles the search branch here, outside the timing
+    fps = {key: [] for key in contenders}
     for _ in range(rounds):
-        fps["ours"].append(time_updates(ours, frames[2:]))
-        fps["reference"].append(time_updates(reference, reference_frames[2:]))
-    ours_fps, reference_fps = statistics.median(fps["ours"]), statistics.median(fps["reference"])
-    return {"tracker": name, "ours_fps": ours_fps, "reference_fps": reference_fps, "ratio": ours_fps / reference_fps,
-            "gflop_per_frame": gflop, "reference_gflop_per_frame": reference_gflop, "limit_fps": peak / gflop,
-            "ours_of_limit": ours_fps * gflop / peak, "reference_of_limit": reference_fps * reference_gflop / peak}
+        for key, tracker in contenders.items():
+            fps[key].append(time_updates(tracker, inputs[key][2:]))
+    median = {key: statistics.median(values) for key, values in fps.items()}
+    row = {"tracker": name, "matmul_gflops": peak, "ours_fps": median["ours"], "reference_fps": median["reference"],
+           "ratio": median["ours"] / median["reference"], "gflop_per_frame": gflop,
+           "reference_gflop_per_frame": reference_gflop, "limit_fps": peak / gflop,
+           "ours_of_limit": median["ours"] * gflop / peak,
+           "reference_of_limit": median["reference"] * reference_gflop / peak}
+    if "compiled" in median:
+        row.update(compiled_fps=median["compiled"], compiled_ratio=median["compiled"] / median["reference"],
+                   compiled_of_limit=median["compiled"] * gflop / peak)
+    return row
 
 
 def format_rows(rows: list[dict]) -> str:
-    header = ("tracker", "ours FPS", "reference FPS", "ours / ref", "GFLOP/frame", "limit FPS", "ours % of limit",
-              "ref % of limit")
-    lines = ["  ".join(f"{h:>15}" for h in header)]
+    """One line per implementation: ours, ours compiled (when timed), the reference."""
+    header = ("tracker", "implementation", "FPS", "x reference", "GFLOP/frame", "limit FPS", "% of limit")
+    lines = ["  ".join(f"{h:>14}" for h in header)]
     for row in rows:
-        values = (row["tracker"], f"{row['ours_fps']:.2f}", f"{row['reference_fps']:.2f}", f"{row['ratio']:.2f}x",
-                  f"{row['gflop_per_frame']:.1f}", f"{row['limit_fps']:.2f}", f"{100 * row['ours_of_limit']:.0f}",
-                  f"{100 * row['reference_of_limit']:.0f}")
-        lines.append("  ".join(f"{v:>15}" for v in values))
+        entries = [("ours", row["ours_fps"], row["gflop_per_frame"])]
+        if "compiled_fps" in row:
+            entries.append(("ours compiled", row["compiled_fps"], row["gflop_per_frame"]))
+        entries.append(("reference", row["reference_fps"], row["reference_gflop_per_frame"]))
+        for implementation, fps, gflop in entries:
+            values = (row["tracker"], implementation, f"{fps:.2f}", f"{fps / row['reference_fps']:.2f}x",
+                      f"{gflop:.1f}", f"{row['matmul_gflops'] / gflop:.2f}",
+                      f"{100 * fps * gflop / row['matmul_gflops']:.0f}")
+            lines.append("  ".join(f"{v:>14}" for v in values))
     return "\n".join(lines)
 
 
@@ -139,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=TRACKERS)
     parser.add_argument("--frames", type=int, default=20, help="timed frames per round (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per tracker (default 3)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="one of our trackers' parameters changed, e.g. --set compile=true (repeatable)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="skip the compiled variant of our trackers (compile=true: a compilation per tracker)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     return parser
 
@@ -155,8 +183,14 @@ def main(argv=None) -> list[dict]:
     device = torch.device("cpu")
     peak = matmul_gflops()
     print(f"device: {device_description(device)}; fp32; large-matmul rate {peak:.0f} GFLOP/s")
+    from lightning_modules.checkpoints import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    if overrides:
+        print(f"our trackers' parameters changed: {overrides}")
     frames, box = synthetic_frames(2 + args.frames)
-    rows = [compare(name, frames, box, args.rounds, peak) for name in tqdm(args.trackers, desc="bench-reference")]
+    rows = [compare(name, frames, box, args.rounds, peak, overrides, not args.no_compiled)
+            for name in tqdm(args.trackers, desc="bench-reference")]
     print(format_rows(rows))
     return rows
 

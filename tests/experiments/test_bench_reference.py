@@ -5,7 +5,8 @@ from experiments import bench_reference
 
 
 def test_bench_reference_times_both_on_the_same_work(capsys):
-    rows = bench_reference.main(["--trackers", "siamfc", "siamrpn_alex", "--frames", "1", "--rounds", "1"])
+    rows = bench_reference.main(["--trackers", "siamfc", "siamrpn_alex", "--frames", "1", "--rounds", "1",
+                                 "--no-compiled"])
     assert [row["tracker"] for row in rows] == ["siamfc", "siamrpn_alex"]
     for row in rows:
         # the same backbone and head per frame on both sides (ours computes the head's template convolutions once
@@ -20,6 +21,18 @@ def test_bench_reference_times_both_on_the_same_work(capsys):
     assert rows[1]["gflop_per_frame"] == pytest.approx(12.9, abs=0.1)
     printed = capsys.readouterr().out
     assert "GFLOP/s" in printed and "siamrpn_alex" in printed
+    assert "compiled" not in printed and "compiled_fps" not in rows[0]
+
+
+def test_bench_reference_times_the_compiled_tracker_beside(capsys):
+    rows = bench_reference.main(["--trackers", "siamrpn_alex", "--frames", "1", "--rounds", "1"])
+    row = rows[0]
+    assert row["compiled_fps"] > 0
+    limit = row["matmul_gflops"] / row["gflop_per_frame"]
+    assert row["compiled_of_limit"] == pytest.approx(row["compiled_fps"] / limit)
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("siamrpn_alex")]
+    assert [line[1:-5] for line in lines] == [["ours"], ["ours", "compiled"], ["reference"]]
+    assert float(lines[1][-5]) == pytest.approx(row["compiled_fps"], abs=0.01)
 
 
 def test_unknown_tracker_is_refused():

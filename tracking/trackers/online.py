@@ -76,7 +76,9 @@ class OnlineParams(SiamFCParams):
     T_l, the zero-loss threshold (Eq. 5, 1). ``confidence_threshold``: T_c (Eq. 9-11, 0.7). ``peak_weight``:
     lambda of JCPP (Eq. 9, 0.5). ``fold_batchnorm`` folds only the tracking copy (``model``): the fine-tuning
     trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's affine parameters included),
-    and the tracking copy is folded again from it after each training.
+    and the tracking copy is folded again from it after each training. ``compile`` compiles only the source's
+    tracking copy: after a sequence's first training it tracks with the folded learner uncompiled (a compilation
+    per training would cost more than it saves).
     """
 
     learning_rate: float = 1e-3
@@ -165,7 +167,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
     step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and
     ``current_map`` (R_c, before any step). Networks: ``source`` the checkpoint's (never written), ``learner``
     the per-sequence copy that trains, ``model`` what tracks and scores R_c (``learner``, or its BatchNorm-folded
-    copy with ``fold_batchnorm``: the source's, folded once, until the first training of a sequence).
+    copy with ``fold_batchnorm``; until the first training of a sequence, SiamFCTracker's copy of the source).
     """
 
     params_class = OnlineParams
@@ -194,8 +196,8 @@ class OnlineSiamFCTracker(SiamFCTracker):
     def init(self, image: np.ndarray, box) -> None:
         with torch.no_grad():
             self.learner.load_state_dict(self.source.state_dict())
-        # folded once per tracker, not per sequence: the learner has just taken the source's weights
-        self.model = self.source_tracking if self.params.fold_batchnorm else self.learner
+        # folded (compiled) once per tracker, not per sequence: the learner has just taken the source's weights
+        self.model = self.source_tracking
         super().init(image, box)
         image = rgb_frame(image)
         self.exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from tracking.crops import crop_and_resize_siamfc, padded_frames, resample_windows, siamfc_windows
-from tracking.models.inference import fold_batchnorm
+from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
@@ -54,7 +54,10 @@ class SiamFCParams:
     (``tracking.crops.resample_windows`` on the reference's windows; in lockstep, every slot's scale crops in one
     call) instead of OpenCV on the CPU: for GPUs. Its samples are not rounded to uint8 as OpenCV's are (within one
     grey level), so the boxes are not the reference's to the last digit: off by default. (MFST's crops are always
-    cut in torch.)
+    cut in torch.) ``compile``: track with the backbones compiled by ``torch.compile`` with frozen weights
+    (``tracking.models.inference.FrozenCompiled``: convolutions fused with their ReLUs and poolings): faster on the
+    CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each new input shape costs
+    a compilation (seconds to a minute): off by default.
     """
 
     context_amount: float = 0.5
@@ -71,6 +74,7 @@ class SiamFCParams:
     channels_last: bool = True
     fold_batchnorm: bool = True
     crop_on_device: bool = False
+    compile: bool = False
 
     def __post_init__(self):
         if self.upsample_mode not in UPSAMPLE_MODES:
@@ -104,8 +108,8 @@ class SiamFCTracker(LockstepTracker):
         self.name = name
         self.device = torch.device(device)
         model = model.to(self.device).eval()
-        # the tracker's own copy with BatchNorm folded into the convolutions (the module's network untouched)
-        self.model = fold_batchnorm(model) if self.params.fold_batchnorm else model
+        # the tracker's own copy, BatchNorm folded, backbones compiled (the module's network untouched)
+        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile)
         self.autocast_dtype = autocast_dtype
         cfg = self.params
         self.response_size = self.network.score_size_for(cfg.instance_size)

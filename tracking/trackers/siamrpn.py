@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tracking.crops import context_size, crop_and_resize, crop_batch, padded_frames
 from tracking.models.anchors import generate_anchors
-from tracking.models.inference import fold_batchnorm
+from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
 from tracking.tracker import initial_box, rgb_frame
@@ -39,7 +39,10 @@ class SiamRPNParams:
     tracker's device (``tracking.crops.crop_batch``; in lockstep, every slot's search crop in one call) instead of
     OpenCV on the CPU: for GPUs, where the CPU crop and the upload of float crops would bound the frame rate. Its
     bilinear samples are not rounded to uint8 as OpenCV's are (within 1 grey level), so the boxes are not
-    pysot's to the last digit: off by default.
+    pysot's to the last digit: off by default. ``compile``: track with the backbones compiled by ``torch.compile``
+    with frozen weights (``tracking.models.inference.FrozenCompiled``: convolutions fused with their additions and
+    ReLUs): faster on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each
+    new input shape costs a compilation (seconds to a minute): off by default.
     """
 
     penalty_k: float = 0.05
@@ -50,6 +53,7 @@ class SiamRPNParams:
     channels_last: bool = True
     fold_batchnorm: bool = True
     crop_on_device: bool = False
+    compile: bool = False
 
 
 class SiamRPNTracker(LockstepTracker):
@@ -68,8 +72,8 @@ class SiamRPNTracker(LockstepTracker):
         self.name = name
         self.device = torch.device(device)
         model = model.to(self.device).eval()
-        # the tracker's own copy with BatchNorm folded into the convolutions (the module's network untouched)
-        self.model = fold_batchnorm(model) if self.params.fold_batchnorm else model
+        # the tracker's own copy, BatchNorm folded, backbones compiled (the module's network untouched)
+        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile)
         self.autocast_dtype = autocast_dtype
         self.score_size = self.network.score_size_for(self.params.instance_size)
         self.anchor_num = self.network.anchor_num
