@@ -5,15 +5,16 @@
 
 Each tracker runs on the same random weights and the same synthetic 480x640 frames, on the CPU in fp32, one
 sequence at a time: ours (``SiamRPNTracker``, ``SiamFCTracker`` with their configs' values and any ``--set``), ours
-compiled (the same with ``compile=true``: its backbone compiled with frozen weights,
-``tracking.models.inference.FrozenCompiled``; ``--no-compiled`` skips it) and the restated reference step
+compiled (the same with ``compile=true``: its search path compiled with frozen weights,
+``tracking.models.inference.compile_for_inference``; ``--no-compiled`` skips it) and the restated reference step
 (``tracking.references``: pysot's SiamRPN++ tracker around the same network modules; siamfc-pytorch's
 TrackerSiamFC with its own network, loaded with the same weights). The rounds alternate between them, so a change
 of the machine's load hits all; each figure is the median over rounds of frames per second.
 
 The FLOP limit: the work of one tracked frame (``torch.utils.flop_counter``: convolutions and matmuls, 2 FLOP per
-multiply-add) over the machine's fp32 rate in a large matmul (measured here): the FPS a tracker would reach if
-every frame were spent in the network at matmul speed. "% of limit" is the measured FPS over that limit.
+multiply-add) over the machine's fp32 rate in a large matmul (best of 5 of a 2048x2048 product, measured in every
+round beside the trackers, median over the rounds): the FPS a tracker would reach if every frame were spent in the
+network at matmul speed. "% of limit" is the measured FPS over that limit.
 """
 from __future__ import annotations
 
@@ -105,10 +106,10 @@ def time_updates(tracker, frames) -> float:
         return len(frames) / (time.perf_counter() - start)
 
 
-def compare(name: str, frames, box, rounds: int, peak: float, overrides: dict | None = None,
-            compiled: bool = True) -> dict:
+def compare(name: str, frames, box, rounds: int, overrides: dict | None = None, compiled: bool = True) -> dict:
     """One tracker's row: ours as configured (with ``overrides``), ours with ``compile`` (unless ``compiled`` is
-    False or the overrides set it) and the reference, timed in alternating rounds."""
+    False or the overrides set it) and the reference, timed in alternating rounds; the matmul rate is measured in
+    every round too (the row keeps the median), so the limit is taken under the load the trackers ran under."""
     import torch
 
     overrides = dict(overrides or {})
@@ -125,11 +126,13 @@ def compare(name: str, frames, box, rounds: int, peak: float, overrides: dict | 
         reference_gflop = frame_gflop(reference.update, reference_frames[1])
         if "compiled" in contenders:
             contenders["compiled"].update(frames[1])  # it compiles the search branch here, outside the timing
-    fps = {key: [] for key in contenders}
+    fps, rates = {key: [] for key in contenders}, []
     for _ in range(rounds):
+        rates.append(matmul_gflops())
         for key, tracker in contenders.items():
             fps[key].append(time_updates(tracker, inputs[key][2:]))
     median = {key: statistics.median(values) for key, values in fps.items()}
+    peak = statistics.median(rates)
     row = {"tracker": name, "matmul_gflops": peak, "ours_fps": median["ours"], "reference_fps": median["reference"],
            "ratio": median["ours"] / median["reference"], "gflop_per_frame": gflop,
            "reference_gflop_per_frame": reference_gflop, "limit_fps": peak / gflop,
@@ -181,17 +184,18 @@ def main(argv=None) -> list[dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cpu")
-    peak = matmul_gflops()
-    print(f"device: {device_description(device)}; fp32; large-matmul rate {peak:.0f} GFLOP/s")
+    print(f"device: {device_description(device)}; fp32")
     from lightning_modules.checkpoints import parse_overrides
 
     overrides = parse_overrides(args.overrides)
     if overrides:
         print(f"our trackers' parameters changed: {overrides}")
     frames, box = synthetic_frames(2 + args.frames)
-    rows = [compare(name, frames, box, args.rounds, peak, overrides, not args.no_compiled)
+    rows = [compare(name, frames, box, args.rounds, overrides, not args.no_compiled)
             for name in tqdm(args.trackers, desc="bench-reference")]
     print(format_rows(rows))
+    rates = ", ".join(f"{row['tracker']} {row['matmul_gflops']:.0f}" for row in rows)
+    print(f"large-matmul rate (GFLOP/s, median over each tracker's rounds): {rates}")
     return rows
 
 

@@ -21,6 +21,7 @@ def test_bench_reference_times_both_on_the_same_work(capsys):
     assert rows[1]["gflop_per_frame"] == pytest.approx(12.9, abs=0.1)
     printed = capsys.readouterr().out
     assert "GFLOP/s" in printed and "siamrpn_alex" in printed
+    assert all(row["matmul_gflops"] > 1 for row in rows)
     assert "compiled" not in printed and "compiled_fps" not in rows[0]
 
 

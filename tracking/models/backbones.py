@@ -53,6 +53,7 @@ class Backbone(nn.Module):
     """Common interface: ``forward(x) -> list[Tensor]``, ``out_channels``, ``layer_groups()``."""
 
     out_channels: list[int]
+    compiled_methods = ("forward",)  # what a tracker's ``compile`` compiles (tracking.models.inference)
 
     def layer_groups(self) -> dict[str, nn.Module]:
         raise NotImplementedError

@@ -125,6 +125,8 @@ class MultiLevelRPN(nn.Module):
     The template branch is split out (``template_kernels``) so a tracker computes it once per sequence.
     """
 
+    compiled_methods = ("correlate",)  # the search path a tracker's ``compile`` compiles (tracking.models.inference)
+
     def __init__(self, kind: str, anchor_num: int, in_channels: list[int], hidden: int, weighted: bool):
         super().__init__()
         if kind == "dw":

@@ -3,6 +3,7 @@ network, never to the module that trains."""
 from __future__ import annotations
 
 import copy
+import functools
 
 import torch
 import torch.fx
@@ -22,45 +23,47 @@ _SEQUENCES = (nn.Sequential, backbones.CenterAlignedDownsample)
 
 def inference_network(network: nn.Module, fold: bool = True, compile: bool = False) -> nn.Module:
     """The tracker's copy of ``network`` (``network`` itself when neither rewrite is asked for): BatchNorm folded
-    (``fold_batchnorm``) and/or its backbones compiled (``compile_backbones``)."""
+    (``fold_batchnorm``) and/or its search path compiled (``compile_for_inference``)."""
     if not (fold or compile):
         return network
     network = fold_batchnorm(network) if fold else copy.deepcopy(network).eval()
     if compile:
-        compile_backbones(network)
+        compile_for_inference(network)
     return network
 
 
-class FrozenCompiled(nn.Module):
-    """``module`` compiled by ``torch.compile`` (inductor, static shapes) with freezing: under inference mode the
-    weights become constants of the compiled graph, so inductor prepacks the convolutions' weights once and fuses
-    the residual additions, ReLUs and poolings around them (oneDNN post-ops), which eager PyTorch runs as separate
-    passes over the feature maps. Every new input shape (the template, the search crops, each lockstep batch size)
-    compiles once (seconds to a minute on a CPU); past torch's recompile limit (8 shapes) torch runs it eagerly.
-    Inductor's freezing is a compile-time setting, so every call enters it (a shape met later compiles frozen too).
-    The function is the same up to float rounding (about 1e-5 relative on the suite's networks)."""
+def compile_for_inference(network: nn.Module) -> nn.Module:
+    """In place, the methods each submodule names in its ``compiled_methods`` class attribute (every backbone its
+    ``forward``, SiamRPN++'s RPN head its ``correlate``: nearly all of a tracker's work) replaced by their
+    ``frozen_compiled`` selves, on this instance only. Returns ``network``, which must not be copied afterwards
+    (a copy's methods would still call this instance's)."""
+    for module in network.modules():
+        for name in getattr(module, "compiled_methods", ()):
+            method = getattr(module, name)
+            if not getattr(method, "frozen_compiled", False):
+                object.__setattr__(module, name, frozen_compiled(method))
+    return network
 
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
-        module.compile(dynamic=False)
 
-    def forward(self, *args, **kwargs):
-        from torch._inductor import config as inductor_config
+def frozen_compiled(method):
+    """``method`` compiled by ``torch.compile`` (inductor, static shapes) with freezing: under inference mode its
+    module's weights become constants of the compiled graph, so inductor prepacks the convolutions' weights once
+    and fuses the residual additions, ReLUs and poolings around them (oneDNN post-ops), which eager PyTorch runs as
+    separate passes over the feature maps. Every new input shape (the template, the search crops, each lockstep
+    batch size) compiles once (seconds to a minute on a CPU); past torch's recompile limit (8 shapes) torch runs it
+    eagerly. Inductor's freezing is a compile-time setting, so every call enters it (a shape met later compiles
+    frozen too). The same function up to float rounding (about 1e-5 relative on the suite's networks)."""
+    from torch._inductor import config as inductor_config
 
+    compiled = torch.compile(method, dynamic=False)
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
         with inductor_config.patch(freezing=True):
-            return self.module(*args, **kwargs)
+            return compiled(*args, **kwargs)
 
-
-def compile_backbones(network: nn.Module) -> nn.Module:
-    """Every submodule registered as ``backbone`` (SiamRPN's, SiamFC's, each MFST branch's) of ``network`` replaced,
-    in place, by its ``FrozenCompiled`` self: the backbones hold nearly all of a tracker's work. Returns
-    ``network``."""
-    for parent in list(network.modules()):
-        backbone = parent._modules.get("backbone")
-        if backbone is not None and not isinstance(backbone, FrozenCompiled):
-            parent._modules["backbone"] = FrozenCompiled(backbone)
-    return network
+    call.frozen_compiled = True
+    return call
 
 
 def fold_batchnorm(network: nn.Module) -> nn.Module:

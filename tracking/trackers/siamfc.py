@@ -55,9 +55,9 @@ class SiamFCParams:
     call) instead of OpenCV on the CPU: for GPUs. Its samples are not rounded to uint8 as OpenCV's are (within one
     grey level), so the boxes are not the reference's to the last digit: off by default. (MFST's crops are always
     cut in torch.) ``compile``: track with the backbones compiled by ``torch.compile`` with frozen weights
-    (``tracking.models.inference.FrozenCompiled``: convolutions fused with their ReLUs and poolings): faster on the
-    CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each new input shape costs
-    a compilation (seconds to a minute): off by default.
+    (``tracking.models.inference.compile_for_inference``: convolutions fused with their ReLUs and poolings): faster
+    on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each new input shape
+    costs a compilation (seconds to a minute): off by default.
     """
 
     context_amount: float = 0.5

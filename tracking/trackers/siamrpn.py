@@ -39,10 +39,11 @@ class SiamRPNParams:
     tracker's device (``tracking.crops.crop_batch``; in lockstep, every slot's search crop in one call) instead of
     OpenCV on the CPU: for GPUs, where the CPU crop and the upload of float crops would bound the frame rate. Its
     bilinear samples are not rounded to uint8 as OpenCV's are (within 1 grey level), so the boxes are not
-    pysot's to the last digit: off by default. ``compile``: track with the backbones compiled by ``torch.compile``
-    with frozen weights (``tracking.models.inference.FrozenCompiled``: convolutions fused with their additions and
-    ReLUs): faster on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each
-    new input shape costs a compilation (seconds to a minute): off by default.
+    pysot's to the last digit: off by default. ``compile``: track with the backbone and the RPN head's search path
+    compiled by ``torch.compile`` with frozen weights (``tracking.models.inference.compile_for_inference``:
+    convolutions fused with their additions and ReLUs): faster on the CPU (README, Speed), the same function up to
+    float rounding (about 1e-5 relative); each new input shape costs a compilation (seconds to a minute): off by
+    default.
     """
 
     penalty_k: float = 0.05
