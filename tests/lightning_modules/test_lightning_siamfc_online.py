@@ -98,10 +98,11 @@ def test_the_online_tracker_by_name_leaves_the_modules_weights_untouched():
     assert "online" in module.trackers and module.hparams.online_tracker["learning_rate"] == 0.02
     before = {k: v.clone() for k, v in module.state_dict().items()}
     # per-call values as `--set` and sweeps give them; fine-tune every frame
-    tracker = module.build_tracker("online", loss_threshold=0.0, confidence_threshold=0.0, iterations=1)
+    tracker = module.build_tracker("online", loss_threshold=0.0, confidence_threshold=0.0, iterations=1,
+                                   defer_current_map=False)
     assert isinstance(tracker, OnlineSiamFCTracker) and tracker.params.learning_rate == 0.02
     assert tracker.params == OnlineParams(learning_rate=0.02, trainable_layers=1, loss_threshold=0.0,
-                                          confidence_threshold=0.0, iterations=1)
+                                          confidence_threshold=0.0, iterations=1, defer_current_map=False)
     video = generate_video(5, num_frames=3, size=(72, 96))
     tracker.init(video.frames[0], video.boxes[0])
     for image in video.frames[1:]:

@@ -12,7 +12,8 @@ Per sequence (``init``):
 Per frame (``update``): SiamFC's step (``SiamFCTracker``: three scales, penalties, window) with the current
 network, then:
 
-- current score map R_c: the exemplar against one search crop centred on the new position, at the new size;
+- current score map R_c: the exemplar against one search crop centred on the new position, at the new size
+  (by default scored in the next frame's network call, beside its scale crops: ``defer_current_map``);
 - confidence (Eq. 8-9): ``Peak_r = min(1, Peak(R_c) / Peak(R_t))``, ``PSR_r = min(1, PSR(R_c) / PSR(R_t))``,
   ``JCPP = lambda Peak_r + (1 - lambda) PSR_r`` (lambda 0.5);
 - only when ``JCPP > T_c`` (0.7): up to 4 SGD iterations (momentum 0.9) on the KL loss (Eq. 4)
@@ -74,11 +75,15 @@ class OnlineParams(SiamFCParams):
     parameter, end to end) or the number k of the backbone's last convolutions that train (0: only the template
     map updates). ``iterations`` (4) and ``momentum`` (0.9): SGD per training (Sec. 3.1). ``loss_threshold``:
     T_l, the zero-loss threshold (Eq. 5, 1). ``confidence_threshold``: T_c (Eq. 9-11, 0.7). ``peak_weight``:
-    lambda of JCPP (Eq. 9, 0.5). ``fold_batchnorm`` folds only the tracking copy (``model``): the fine-tuning
-    trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's affine parameters included),
-    and the tracking copy is folded again from it after each training. ``compile`` compiles only the source's
-    tracking copy: after a sequence's first training it tracks with the folded learner uncompiled (a compilation
-    per training would cost more than it saves).
+    lambda of JCPP (Eq. 9, 0.5). ``defer_current_map``: R_c of frame t is scored in the network call that scores
+    frame t+1's scale crops (one call per frame instead of two; a training on frame t has those crops scored again
+    with the new weights), so the boxes are those of the immediate order (False: R_c in its own call right after
+    frame t), but ``last`` then describes the frame before the one just returned and the last frame of a sequence
+    gets no online step (it would change nothing tracked). ``fold_batchnorm`` folds only the tracking copy
+    (``model``): the fine-tuning trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's
+    affine parameters included), and the tracking copy is folded again from it after each training. ``compile``
+    compiles only the source's tracking copy: after a sequence's first training it tracks with the folded learner
+    uncompiled (a compilation per training would cost more than it saves).
     """
 
     learning_rate: float = 1e-3
@@ -88,6 +93,7 @@ class OnlineParams(SiamFCParams):
     loss_threshold: float = 1.0
     confidence_threshold: float = 0.7
     peak_weight: float = 0.5
+    defer_current_map: bool = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -194,6 +200,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         return fold_batchnorm(self.learner) if self.params.fold_batchnorm else self.learner
 
     def init(self, image: np.ndarray, box) -> None:
+        self.pending_search = None  # a failed sequence's (VOT's re-initialisation) last R_c is dropped with it
         with torch.no_grad():
             self.learner.load_state_dict(self.source.state_dict())
         # folded (compiled) once per tracker, not per sequence: the learner has just taken the source's weights
@@ -213,14 +220,36 @@ class OnlineSiamFCTracker(SiamFCTracker):
         return score_distribution(score.clone()), search
 
     def update(self, image: np.ndarray) -> np.ndarray:
-        box = super().update(image)  # SiamFC's step with the network as fine-tuned so far
-        self.learn(rgb_frame(image))
+        if not self.params.defer_current_map:
+            box = super().update(image)  # SiamFC's step with the network as fine-tuned so far
+            self.learn(rgb_frame(image))
+            return box
+        image = rgb_frame(image)
+        search, _ = self._search_input(image)
+        pending = self.pending_search
+        with torch.inference_mode(), self._autocast():
+            responses = self._network_outputs(self.kernel, search if pending is None else torch.cat([search, pending]))
+        if pending is not None:
+            # the previous frame's online step, on the R_c that came with this call; a training changed the network,
+            # so this frame's scales are scored again with it, as they would have been after an immediate step
+            if self.learn_from(score_distribution(responses[self.level][-1, 0].clone()), pending):
+                with torch.inference_mode(), self._autocast():
+                    responses = self._network_outputs(self.kernel, search)
+            else:
+                responses = [r[:-1] for r in responses]
+        with torch.inference_mode():
+            box = self._finish(None, responses)
+        self.pending_search = self._crop_input(image, [self.x_sz], self.params.instance_size)
         return box
 
     def learn(self, image: np.ndarray) -> None:
         """The online step after a tracked frame: R_c, JCPP, and when confident the fine-tuning and R_t's update."""
+        self.learn_from(*self._current_map(image))
+
+    def learn_from(self, current: torch.Tensor, search: torch.Tensor) -> bool:
+        """The online step on R_c (``current``, a distribution) of the search input ``search``; True when the
+        fine-tuning changed the network."""
         cfg = self.params
-        current, search = self._current_map(image)
         peak_r, psr_r, jcpp = joint_confidence(current, self.template_map, cfg.peak_weight)
         kl = float(kl_divergence(self.template_map, current))
         alpha, losses = 0.0, []
@@ -231,6 +260,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
             self.template_map = blend_template(self.template_map, current, alpha)
         self.last = {"peak_r": peak_r, "psr_r": psr_r, "jcpp": jcpp, "kl": kl, "alpha": alpha,
                      "steps": len(losses), "losses": losses, "current_map": current}
+        return bool(losses)
 
     def _fine_tune(self, search: torch.Tensor) -> list[float]:
         """Up to ``iterations`` SGD steps on the thresholded KL loss through both branches; returns each step's

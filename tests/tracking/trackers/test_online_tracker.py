@@ -18,6 +18,9 @@ from tracking.trackers.online import (OnlineParams, OnlineSiamFCTracker, blend_t
                                       trainable_parameters, update_rate)
 
 
+IMMEDIATE = {"defer_current_map": False}  # R_c right after its frame: ``last`` is about the frame just returned
+
+
 def tensor(values) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
@@ -130,7 +133,8 @@ def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(f
         return original_sgd(*args, **kwargs)
 
     monkeypatch.setattr(torch.optim, "SGD", spy)
-    tracker = OnlineSiamFCTracker(network, {"loss_threshold": 0.0, "learning_rate": 1e-5})
+    # the immediate order (no deferred R_c): ``last`` describes the frame just tracked
+    tracker = OnlineSiamFCTracker(network, {"loss_threshold": 0.0, "learning_rate": 1e-5, **IMMEDIATE})
     tracker.init(video.frames[0], video.boxes[0])
 
     # unconfident: a template map sharper than any current map (its peak and PSR far above R_c's): JCPP < T_c
@@ -161,7 +165,7 @@ def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(f
     assert float(tracker.template_map.sum()) == pytest.approx(1.0, abs=1e-5)
 
     # confident but the loss below T_l: no step (Eq. 5), the template map still updated
-    high = OnlineSiamFCTracker(network, {"loss_threshold": 1e9})
+    high = OnlineSiamFCTracker(network, {"loss_threshold": 1e9, **IMMEDIATE})
     high.init(video.frames[0], video.boxes[0])
     high.template_map = uniform.clone()
     before = state(high.learner)
@@ -176,7 +180,7 @@ def test_a_confident_frame_fine_tunes_the_copy_and_an_unconfident_one_does_not(f
 def test_the_loss_is_back_propagated_through_both_branches(frames):
     video = frames[0]
     tracker = OnlineSiamFCTracker(tiny_network(), {"loss_threshold": 0.0, "trainable_layers": 1,
-                                                   "iterations": 1})
+                                                   "iterations": 1, **IMMEDIATE})
     tracker.init(video.frames[0], video.boxes[0])
     tracker.template_map = torch.full_like(tracker.template_map, 1 / tracker.template_map.numel())
     gradients = []  # the spatial size of each conv5 output a gradient reached
@@ -237,7 +241,7 @@ def test_through_the_runner_results_do_not_depend_on_the_order(frames, tmp_path,
 
 def test_a_diverging_training_is_undone(frames):
     video = frames[0]
-    tracker = OnlineSiamFCTracker(tiny_network(), {"loss_threshold": 0.0, "learning_rate": 1e12})
+    tracker = OnlineSiamFCTracker(tiny_network(), {"loss_threshold": 0.0, "learning_rate": 1e12, **IMMEDIATE})
     tracker.init(video.frames[0], video.boxes[0])
     tracker.template_map = torch.full_like(tracker.template_map, 1 / tracker.template_map.numel())
     before, kernel = state(tracker.learner), [k.clone() for k in tracker.kernel]
@@ -249,7 +253,8 @@ def test_a_diverging_training_is_undone(frames):
 
 def test_crops_on_the_device_track_and_train(frames):
     video = frames[0]
-    params = {"loss_threshold": 0.0, "confidence_threshold": 0.0, "learning_rate": 1e-3, "iterations": 1}
+    params = {"loss_threshold": 0.0, "confidence_threshold": 0.0, "learning_rate": 1e-3, "iterations": 1,
+              **IMMEDIATE}
     boxes = {}
     for on_device in (False, True):
         tracker = OnlineSiamFCTracker(tiny_network(), {**params, "crop_on_device": on_device})
@@ -262,3 +267,45 @@ def test_crops_on_the_device_track_and_train(frames):
     boxes = {key: np.array(value) for key, value in boxes.items()}
     # the crops differ by OpenCV's uint8 rounding only: the tracks stay together
     assert np.abs(boxes[True] - boxes[False]).max() < 2.0
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["fine-tuning-every-frame", "never-confident"])
+def test_the_deferred_current_map_tracks_as_the_immediate_order_in_one_call_per_frame(frames, training,
+                                                                                     monkeypatch):
+    video = frames[0]
+    calls = []  # the batch of each tracking call (the fine-tuning's forward passes run outside inference mode)
+    responses = SiamFC.responses
+
+    def counted(self, template_features, search, *args, **kwargs):
+        if torch.is_inference_mode_enabled():
+            calls.append(search.shape[0])
+        return responses(self, template_features, search, *args, **kwargs)
+
+    monkeypatch.setattr(SiamFC, "responses", counted)
+    params = ({"loss_threshold": 0.0, "confidence_threshold": 0.0, "learning_rate": 1e-3, "iterations": 2}
+              if training else {"confidence_threshold": 0.99})
+    network = tiny_network()
+    runs = {}
+    for deferred in (False, True):
+        tracker = OnlineSiamFCTracker(network, {**params, "defer_current_map": deferred})
+        tracker.init(video.frames[0], video.boxes[0])
+        calls.clear()
+        boxes, gates = [], []
+        for image in video.frames[1:]:
+            boxes.append(tracker.update(image))
+            gates.append({key: tracker.last.get(key) for key in ("jcpp", "kl", "steps")})
+        runs[deferred] = np.array(boxes), gates, list(calls), state(tracker.learner)
+    (immediate_boxes, immediate_gates, immediate_calls, _), (boxes, gates, calls, _) = runs[False], runs[True]
+    np.testing.assert_allclose(boxes, immediate_boxes, atol=1e-3)
+    # the deferred step reports frame t's gate after frame t+1; the last frame gets none
+    assert gates[0] == {"jcpp": None, "kl": None, "steps": None}
+    for late, early in zip(gates[1:], immediate_gates[:-1]):
+        assert late["steps"] == early["steps"] and late["jcpp"] == pytest.approx(early["jcpp"], abs=1e-6)
+        assert late["kl"] == pytest.approx(early["kl"], rel=1e-5, abs=1e-9)
+    frames_after_first = len(video.frames) - 2
+    assert immediate_calls == [3, 1] * (frames_after_first + 1)  # the scales, then R_c in its own call
+    # one call per frame: the scales and the previous frame's R_c together; when that R_c's training changed the
+    # network, this frame's scales are scored again with it
+    assert calls == [3] + [n for gate in gates[1:] for n in ([4, 3] if gate["steps"] else [4])]
+    assert len(calls) == 1 + frames_after_first + sum(bool(gate["steps"]) for gate in gates[1:])
+    assert any(gate["steps"] for gate in gates[1:]) == training
