@@ -281,8 +281,8 @@ def test_checkpoint_round_trip_builds_the_same_tracker(tmp_path):
     np.testing.assert_allclose(reloaded, original, atol=1e-4)
     assert np.all(np.isfinite(reloaded)) and not np.allclose(reloaded[1:], box)
 
-    with pytest.raises(ValueError,
-                       match=r"unknown key\(s\) \['backbone'\]; accepted: \['channels_last', 'context_amount'"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['backbone'\]; accepted: "
+                                         r"\['channels_last', 'compile', 'context_amount'"):
         loaded.build_tracker(backbone="resnet50")
     with pytest.raises(ValueError, match=r"unknown tracker 'hierarchical'.*accepted: \['siamrpn'\]"):
         loaded.build_tracker("hierarchical")
