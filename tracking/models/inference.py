@@ -52,7 +52,9 @@ def frozen_compiled(method):
     separate passes over the feature maps. Every new input shape (the template, the search crops, each lockstep
     batch size) compiles once (seconds to a minute on a CPU); past torch's recompile limit (8 shapes) torch runs it
     eagerly. Inductor's freezing is a compile-time setting, so every call enters it (a shape met later compiles
-    frozen too). The same function up to float rounding (about 1e-5 relative on the suite's networks)."""
+    frozen too). The same function up to float rounding (about 1e-5 relative on the suite's networks), for the
+    weights the module holds at each shape's first call: a compiled copy is for tracking, never trained or reloaded
+    afterwards (the online tracker fine-tunes an uncompiled learner)."""
     from torch._inductor import config as inductor_config
 
     compiled = torch.compile(method, dynamic=False)
