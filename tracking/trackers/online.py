@@ -61,7 +61,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from tracking.models.inference import fold_batchnorm
+from tracking.models.inference import inference_network
 from tracking.tracker import rgb_frame
 from tracking.trackers.hierarchical import psr
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
@@ -172,8 +172,9 @@ class OnlineSiamFCTracker(SiamFCTracker):
     After each ``update``, ``last`` holds the frame's ``peak_r``, ``psr_r``, ``jcpp``, ``kl`` (Eq. 4 before any
     step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and
     ``current_map`` (R_c, before any step). Networks: ``source`` the checkpoint's (never written), ``learner``
-    the per-sequence copy that trains, ``model`` what tracks and scores R_c (``learner``, or its BatchNorm-folded
-    copy with ``fold_batchnorm``; until the first training of a sequence, SiamFCTracker's copy of the source).
+    the per-sequence copy that trains, ``model`` what tracks and scores R_c (``learner``, or its copy BatchNorm-
+    folded with ``fold_batchnorm``, NHWC with ``channels_last``; until the first training of a sequence,
+    SiamFCTracker's copy of the source).
     """
 
     params_class = OnlineParams
@@ -197,7 +198,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         return None
 
     def _tracking_network(self) -> nn.Module:
-        return fold_batchnorm(self.learner) if self.params.fold_batchnorm else self.learner
+        return inference_network(self.learner, self.params.fold_batchnorm, channels_last=self.params.channels_last)
 
     def init(self, image: np.ndarray, box) -> None:
         self.pending_search = None  # a failed sequence's (VOT's re-initialisation) last R_c is dropped with it

@@ -47,8 +47,9 @@ class SiamFCParams:
     corner pixels, paper 000's 17 -> 129). ``box_index_base``: 1 takes and returns boxes 1-based as the reference
     does with got10k's experiments (it subtracts 1 in ``init`` and adds it back to every output); 0 for boxes
     already 0-based. ``channels_last``: the network's input in NHWC memory order
-    (``tracking.network_input.network_batch``), as the reference's permuted crops are: faster on the CPU for the
-    suite's SiamFC networks or as fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose
+    (``tracking.network_input.network_batch``), as the reference's permuted crops are, and the tracking copy's
+    convolution weights too (no reorder at every call): faster on the CPU for the suite's SiamFC networks or as
+    fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose
     BatchNorms are folded into the convolutions before them (``tracking.models.inference``; the same function up
     to float rounding, about 1e-6 relative). ``crop_on_device``: cut the crops in torch on the tracker's device
     (``tracking.crops.resample_windows`` on the reference's windows; in lockstep, every slot's scale crops in one
@@ -108,8 +109,9 @@ class SiamFCTracker(LockstepTracker):
         self.name = name
         self.device = torch.device(device)
         model = model.to(self.device).eval()
-        # the tracker's own copy, BatchNorm folded, backbones compiled (the module's network untouched)
-        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile)
+        # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
+        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
+                                       self.params.channels_last)
         self.autocast_dtype = autocast_dtype
         cfg = self.params
         self.response_size = self.network.score_size_for(cfg.instance_size)

@@ -31,15 +31,15 @@ class SiamRPNParams:
 
     Defaults: pysot's ``siamrpn_r50_l234_dwxcorr`` (VOT). ``instance_size`` is the search crop while tracking
     (255; the AlexNet model tracks at 287); ``context_amount`` the context added around the target (0.5).
-    ``channels_last``: the network's input in NHWC memory order (``tracking.network_input.network_batch``; the
-    same values, rounded differently): faster on the CPU for every network measured except pysot's dilated
-    ResNet-50 (README, Speed), whose configs turn it off. ``fold_batchnorm``: track with a copy of the network
-    whose BatchNorms are folded into the convolutions before them (``tracking.models.inference``; the same
-    function up to float rounding, about 1e-6 relative). ``crop_on_device``: cut the crops in torch on the
-    tracker's device (``tracking.crops.crop_batch``; in lockstep, every slot's search crop in one call) instead of
-    OpenCV on the CPU: for GPUs, where the CPU crop and the upload of float crops would bound the frame rate. Its
-    bilinear samples are not rounded to uint8 as OpenCV's are (within 1 grey level), so the boxes are not
-    pysot's to the last digit: off by default. ``compile``: track with the backbone and the RPN head's search path
+    ``channels_last``: the network's input, and the convolution weights of the tracker's copy, in NHWC memory
+    order (``tracking.network_input.network_batch``; the same values, rounded differently): faster on the CPU for
+    every network measured except pysot's dilated ResNet-50 (README, Speed), whose configs turn it off.
+    ``fold_batchnorm``: track with a copy of the network whose BatchNorms are folded into the convolutions before
+    them (``tracking.models.inference``; the same function up to float rounding, about 1e-6 relative).
+    ``crop_on_device``: cut the crops in torch on the tracker's device (``tracking.crops.crop_batch``; in
+    lockstep, every slot's search crop in one call) instead of OpenCV on the CPU: for GPUs, where the CPU crop and
+    the upload of float crops would bound the frame rate. Its bilinear samples are not rounded to uint8 as
+    OpenCV's are (within 1 grey level), so the boxes are not pysot's to the last digit: off by default. ``compile``: track with the backbone and the RPN head's search path
     compiled by ``torch.compile`` with frozen weights (``tracking.models.inference.compile_for_inference``:
     convolutions fused with their additions and ReLUs): faster on the CPU (README, Speed), the same function up to
     float rounding (about 1e-5 relative); each new input shape costs a compilation (seconds to a minute): off by
@@ -73,8 +73,9 @@ class SiamRPNTracker(LockstepTracker):
         self.name = name
         self.device = torch.device(device)
         model = model.to(self.device).eval()
-        # the tracker's own copy, BatchNorm folded, backbones compiled (the module's network untouched)
-        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile)
+        # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
+        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
+                                       self.params.channels_last)
         self.autocast_dtype = autocast_dtype
         self.score_size = self.network.score_size_for(self.params.instance_size)
         self.anchor_num = self.network.anchor_num
