@@ -59,24 +59,6 @@ def device_description(device) -> str:
     return f"cpu: {name}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
-    """The bf16 instruction sets this CPU announces (``/proc/cpuinfo`` flags; empty where unknown). Without them
-    bf16 autocast on the CPU emulates bf16 and is slower than fp32."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return []
-    flags = set()
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return [flag for flag in BF16_CPU_FLAGS if flag in flags]
-
-
 def _synchronize(device) -> None:
     import torch
 
@@ -93,10 +75,8 @@ def synthetic_frames(count: int, size=(480, 640), seed: int = 0):
     return frames, video.boxes[0]
 
 
-def bench_tracker(tracker, device, autocast_dtype, frames, box, warmup: int) -> tuple[float, int]:
+def bench_tracker(tracker, device, frames, box, warmup: int) -> tuple[float, int]:
     """(seconds, frames timed): ``update`` over ``frames[1 + warmup:]`` after init and ``warmup`` updates."""
-    if autocast_dtype is not None and hasattr(tracker, "autocast_dtype"):
-        tracker.autocast_dtype = autocast_dtype
     tracker.init(frames[0], box)
     for image in frames[1:1 + warmup]:
         tracker.update(image)
@@ -109,15 +89,12 @@ def bench_tracker(tracker, device, autocast_dtype, frames, box, warmup: int) -> 
     return time.perf_counter() - start, len(timed)
 
 
-def bench_lockstep(tracker, batch: int, device, autocast_dtype, frames, box, steps: int, warmup: int) -> float:
+def bench_lockstep(tracker, batch: int, device, frames, box, steps: int, warmup: int) -> float:
     """Frames per second of ``batch`` sequences tracked in lockstep (``tracker.batched``: one network call per
     frame step), NaN when the tracker has no batched step."""
     batched = tracker.batched(batch) if hasattr(tracker, "batched") else None
     if batched is None:
         return float("nan")
-    for slot in batched.slots if hasattr(batched, "slots") else []:
-        if autocast_dtype is not None and hasattr(slot, "autocast_dtype"):
-            slot.autocast_dtype = autocast_dtype
     slots = list(range(batch))
     for slot in slots:
         batched.init_slot(slot, frames[0], box)
@@ -263,6 +240,7 @@ def main(argv=None) -> list[BenchResult]:
 
     from experiments.train import build_cli, config_names
     from lightning_modules.checkpoints import parse_overrides
+    from tracking.precision import cpu_bf16_flags
 
     configs = args.configs or config_names()
     overrides = parse_overrides(args.overrides)
@@ -271,15 +249,12 @@ def main(argv=None) -> list[BenchResult]:
     device = torch.device(cli.resolve_device(args.device))
     on_gpu = device.type == "cuda"
     precision = args.precision or ("bf16" if on_gpu else "fp32")
-    if not on_gpu:
-        bf16_flags = cpu_bf16_flags()
-        if precision == "bf16" and not bf16_flags:
-            print("warning: this CPU has no bf16 instructions (avx512_bf16 / amx_bf16): bf16 autocast emulates them "
-                  "and is slower than fp32 here")
-        elif precision == "fp32" and bf16_flags:
-            print(f"note: this CPU has bf16 instructions ({', '.join(bf16_flags)}): --precision bf16 times the "
-                  "networks under bf16 autocast (the trackers' default stays fp32, the references' precision)")
-    autocast_dtype = torch.bfloat16 if precision == "bf16" else None
+    bf16_flags = [] if on_gpu else cpu_bf16_flags()
+    if precision == "fp32" and bf16_flags:
+        print(f"note: this CPU has bf16 instructions ({', '.join(bf16_flags)}): --precision bf16 times the "
+              "networks under bf16 autocast (the trackers' default stays fp32, the references' precision)")
+    # the trackers' precision value (tracking.precision: it warns where bf16 is emulated); a --set wins
+    overrides = {"precision": precision, **overrides}
     frames_count = args.frames if args.frames is not None else (300 if on_gpu else 30)
     warmup = args.warmup if args.warmup is not None else (20 if on_gpu else 3)
     batch_size = args.batch_size or (28 if on_gpu else 4)
@@ -297,8 +272,8 @@ def main(argv=None) -> list[BenchResult]:
         module = built.model.to(device).eval()
         parameters = sum(p.numel() for p in module.parameters()) / 1e6
         for tracker_name in args.trackers or [module.main_tracker]:
-            seconds, timed = bench_tracker(module.build_tracker(tracker_name, **overrides), device, autocast_dtype,
-                                           frames, box, warmup)
+            seconds, timed = bench_tracker(module.build_tracker(tracker_name, **overrides), device, frames, box,
+                                           warmup)
             pairs_per_s = float("nan")
             if not args.no_train:
                 pairs_per_s = bench_training(module, built.config_init.trainer.callbacks or [], device, precision,
@@ -307,7 +282,7 @@ def main(argv=None) -> list[BenchResult]:
             batched_fps = {1: timed / seconds}
             for batch in args.batches:
                 batched_fps[batch] = bench_lockstep(module.build_tracker(tracker_name, **overrides), batch, device,
-                                                    autocast_dtype, frames, box, batch_steps, min(warmup, 1))
+                                                    frames, box, batch_steps, min(warmup, 1))
             result = BenchResult(name, tracker_name, parameters, timed / seconds, 1000 * seconds / timed, timed,
                                  pairs_per_s, batch_size, train_steps, batched_fps)
             tqdm.write(f"{name} ({tracker_name}): {result.tracker_fps:.1f} FPS tracking, {pairs_per_s:.1f} "

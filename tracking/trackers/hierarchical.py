@@ -120,9 +120,8 @@ class HierarchicalSiamFCTracker(SiamFCTracker):
 
     params_class = HierarchicalParams
 
-    def __init__(self, model, params=None, device="cpu", autocast_dtype: torch.dtype | None = None,
-                 name: str = "HSiamFC"):
-        super().__init__(model, params, None, device, autocast_dtype, name)
+    def __init__(self, model, params=None, device="cpu", name: str = "HSiamFC"):
+        super().__init__(model, params, None, device, name)
         if len(self.network.levels) < 2:
             raise ValueError(f"the hierarchical tracker needs several levels; the network has "
                              f"{list(self.network.levels)} (use a single-layer tracker)")

@@ -128,9 +128,8 @@ class MFSTTracker(SiamFCTracker):
 
     params_class = MFSTParams
 
-    def __init__(self, model, params=None, device="cpu", autocast_dtype: torch.dtype | None = None,
-                 name: str = "MFST"):
-        super().__init__(model, params, None, device, autocast_dtype, name)
+    def __init__(self, model, params=None, device="cpu", name: str = "MFST"):
+        super().__init__(model, params, None, device, name)
         cfg = self.params
         levels = self.network.levels
         for branch in self.network.branches:

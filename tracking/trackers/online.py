@@ -179,9 +179,8 @@ class OnlineSiamFCTracker(SiamFCTracker):
 
     params_class = OnlineParams
 
-    def __init__(self, model, params=None, level: str | None = None, device="cpu",
-                 autocast_dtype: torch.dtype | None = None, name: str = "SiamFC-OT"):
-        super().__init__(model, params, level, device, autocast_dtype, name)
+    def __init__(self, model, params=None, level: str | None = None, device="cpu", name: str = "SiamFC-OT"):
+        super().__init__(model, params, level, device, name)
         self.source = model  # the checkpoint's network: every sequence starts from it, nothing writes to it
         # what tracks while the learner still holds the source's weights: SiamFCTracker's folded copy of the source
         self.source_tracking = self.model

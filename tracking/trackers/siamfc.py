@@ -30,6 +30,7 @@ from tracking.crops import crop_and_resize_siamfc, padded_frames, resample_windo
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
+from tracking.precision import autocast_dtype, check_precision
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import LockstepTracker
 
@@ -49,16 +50,18 @@ class SiamFCParams:
     already 0-based. ``channels_last``: the network's input in NHWC memory order
     (``tracking.network_input.network_batch``), as the reference's permuted crops are, and the tracking copy's
     convolution weights too (no reorder at every call): faster on the CPU for the suite's SiamFC networks or as
-    fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose
-    BatchNorms are folded into the convolutions before them (``tracking.models.inference``; the same function up
-    to float rounding, about 1e-6 relative). ``crop_on_device``: cut the crops in torch on the tracker's device
+    fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose BatchNorms are folded into
+    the convolutions before them (``tracking.models.inference``; the same function up to float rounding, about
+    1e-6 relative). ``crop_on_device``: cut the crops in torch on the tracker's device
     (``tracking.crops.resample_windows`` on the reference's windows; in lockstep, every slot's scale crops in one
     call) instead of OpenCV on the CPU: for GPUs. Its samples are not rounded to uint8 as OpenCV's are (within one
     grey level), so the boxes are not the reference's to the last digit: off by default. (MFST's crops are always
     cut in torch.) ``compile``: track with the backbones compiled by ``torch.compile`` with frozen weights
     (``tracking.models.inference.compile_for_inference``: convolutions fused with their ReLUs and poolings): faster
     on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each new input shape
-    costs a compilation (seconds to a minute): off by default.
+    costs a compilation (seconds to a minute): off by default. ``precision``: ``fp32`` (siamfc-pytorch's),
+    ``bf16`` or ``fp16``: the network under autocast of that dtype (``tracking.precision``; for GPUs and CPUs with
+    bf16 instructions, elsewhere it warns).
     """
 
     context_amount: float = 0.5
@@ -76,8 +79,10 @@ class SiamFCParams:
     fold_batchnorm: bool = True
     crop_on_device: bool = False
     compile: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self):
+        check_precision(self.precision)
         if self.upsample_mode not in UPSAMPLE_MODES:
             raise ValueError(f"upsample_mode must be one of {UPSAMPLE_MODES}, got {self.upsample_mode!r}")
         if self.scale_num < 1 or self.response_up < 1:
@@ -92,13 +97,11 @@ class SiamFCTracker(LockstepTracker):
 
     ``level``: which of the network's levels scores the target (default its last, e.g. conv5). ``params``: a
     ``SiamFCParams``, a mapping of its fields (unknown keys raise, listing the accepted ones) or None.
-    ``autocast_dtype``: e.g. ``torch.bfloat16`` to run the network under autocast on a GPU.
     """
 
     params_class = SiamFCParams
 
-    def __init__(self, model, params=None, level: str | None = None, device="cpu",
-                 autocast_dtype: torch.dtype | None = None, name: str = "SiamFC"):
+    def __init__(self, model, params=None, level: str | None = None, device="cpu", name: str = "SiamFC"):
         self.params = build_params(self.params_class, params, f"{type(self).__name__} parameters")
         self.network = model.config
         levels = self.network.levels
@@ -112,7 +115,7 @@ class SiamFCTracker(LockstepTracker):
         # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
         self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
                                        self.params.channels_last)
-        self.autocast_dtype = autocast_dtype
+        self.autocast_dtype = autocast_dtype(self.params.precision, self.device)
         cfg = self.params
         self.response_size = self.network.score_size_for(cfg.instance_size)
         self.upscale_size = cfg.upsampled_size(self.response_size)

@@ -21,6 +21,7 @@ from tracking.models.anchors import generate_anchors
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
+from tracking.precision import autocast_dtype, check_precision
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import LockstepTracker
 
@@ -39,11 +40,13 @@ class SiamRPNParams:
     ``crop_on_device``: cut the crops in torch on the tracker's device (``tracking.crops.crop_batch``; in
     lockstep, every slot's search crop in one call) instead of OpenCV on the CPU: for GPUs, where the CPU crop and
     the upload of float crops would bound the frame rate. Its bilinear samples are not rounded to uint8 as
-    OpenCV's are (within 1 grey level), so the boxes are not pysot's to the last digit: off by default. ``compile``: track with the backbone and the RPN head's search path
-    compiled by ``torch.compile`` with frozen weights (``tracking.models.inference.compile_for_inference``:
-    convolutions fused with their additions and ReLUs): faster on the CPU (README, Speed), the same function up to
-    float rounding (about 1e-5 relative); each new input shape costs a compilation (seconds to a minute): off by
-    default.
+    OpenCV's are (within 1 grey level), so the boxes are not pysot's to the last digit: off by default.
+    ``compile``: track with the backbone and the RPN head's search path compiled by ``torch.compile`` with frozen
+    weights (``tracking.models.inference.compile_for_inference``: convolutions fused with their additions and
+    ReLUs): faster on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each
+    new input shape costs a compilation (seconds to a minute): off by default. ``precision``: ``fp32`` (pysot's),
+    ``bf16`` or ``fp16``: the network under autocast of that dtype (``tracking.precision``; for GPUs and CPUs with
+    bf16 instructions, elsewhere it warns).
     """
 
     penalty_k: float = 0.05
@@ -55,19 +58,22 @@ class SiamRPNParams:
     fold_batchnorm: bool = True
     crop_on_device: bool = False
     compile: bool = False
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        check_precision(self.precision)
 
 
 class SiamRPNTracker(LockstepTracker):
     """Tracker protocol (``init(image, box)``, ``update(image) -> box``) around a ``SiamRPN`` network.
 
     ``params``: a ``SiamRPNParams``, a mapping of its fields (unknown keys raise, listing the accepted ones) or
-    None (the defaults). ``autocast_dtype``: e.g. ``torch.bfloat16`` to run the network under autocast on a GPU.
+    None (the defaults).
     """
 
     params_class = SiamRPNParams  # a subclass tracker with more parameters names its own dataclass
 
-    def __init__(self, model, params: SiamRPNParams | dict | None = None, device="cpu",
-                 autocast_dtype: torch.dtype | None = None, name: str = "SiamRPN++"):
+    def __init__(self, model, params: SiamRPNParams | dict | None = None, device="cpu", name: str = "SiamRPN++"):
         self.params = build_params(self.params_class, params, f"{self.params_class.__name__} tracker parameters")
         self.network = model.config
         self.name = name
@@ -76,7 +82,7 @@ class SiamRPNTracker(LockstepTracker):
         # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
         self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
                                        self.params.channels_last)
-        self.autocast_dtype = autocast_dtype
+        self.autocast_dtype = autocast_dtype(self.params.precision, self.device)
         self.score_size = self.network.score_size_for(self.params.instance_size)
         self.anchor_num = self.network.anchor_num
         hanning = np.hanning(self.score_size)

@@ -75,9 +75,8 @@ class SNSCFTracker(SiamRPNTracker):
 
     params_class = SNSCFParams
 
-    def __init__(self, model, params: SNSCFParams | dict | None = None, device="cpu",
-                 autocast_dtype: torch.dtype | None = None, name: str = "SNS-CF"):
-        super().__init__(model, params, device=device, autocast_dtype=autocast_dtype, name=name)
+    def __init__(self, model, params: SNSCFParams | dict | None = None, device="cpu", name: str = "SNS-CF"):
+        super().__init__(model, params, device=device, name=name)
         levels = len(self.network.used_layers)
         weights = self.params.cf_layer_weights
         if len(weights) != levels:

@@ -2,6 +2,8 @@
 its network, crop and tracking step written again from siamfc/backbones.py, heads.py, ops.py and siamfc.py), on
 the same random weights and frames: the boxes agree to 1e-3 px. Also its parameters (the reference's numbers),
 the crop and the upsampling geometry."""
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -155,9 +157,13 @@ def test_template_is_never_updated_and_boxes_can_be_zero_based():
         tracker.update(frames[0])
     with pytest.raises(ValueError, match="initial box"):
         tracker.init(frames[0], [10, 10, 0, 5])
-    # bf16 autocast (as on a GPU) runs the same code path
-    half, _ = track_frames(SiamFCTracker(network, autocast_dtype=torch.bfloat16), frames, gt[0])
-    assert np.all(np.isfinite(half))
+    # precision=bf16 (autocast, as on a GPU) runs the same code path, the network in bf16
+    dtypes = []
+    network.backbone.register_forward_hook(lambda module, inputs, output: dtypes.append(output[-1].dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "emulated" on a CPU without bf16 instructions
+        half, _ = track_frames(SiamFCTracker(network, {"precision": "bf16"}), frames, gt[0])
+    assert np.all(np.isfinite(half)) and set(dtypes) == {torch.bfloat16}
 
 
 def test_an_imported_reference_checkpoint_tracks_as_the_reference(tmp_path):

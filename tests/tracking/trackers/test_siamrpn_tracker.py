@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import types
+import warnings
 
 from experiments.train import resolved_config
 from tracking.models.config import SiamRPNNetwork, network_config
@@ -150,10 +151,16 @@ def test_overrides_and_clipping():
     assert np.all(boxes[1:, 2:] >= 10) and np.all((cx >= 0) & (cx <= 240) & (cy >= 0) & (cy <= 180))
     with pytest.raises(ValueError):
         tracker.init(frames[0], [10, 10, 0, 5])
-    # bf16 autocast (as on a GPU) runs the same code path on the CPU
-    half = SiamRPNTracker(model, autocast_dtype=torch.bfloat16)
+    # precision=bf16 (autocast, as on a GPU) runs the same code path on the CPU, the network in bf16
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "emulated" on a CPU without bf16 instructions
+        half = SiamRPNTracker(model, {"precision": "bf16"})
+    dtypes = []
+    half.model.backbone.register_forward_hook(lambda module, inputs, output: dtypes.append(output[-1].dtype))
     half_boxes, _ = track_frames(half, frames, [60.0, 50.0, 30.0, 30.0])
-    assert np.all(np.isfinite(half_boxes)) and half_boxes.shape == (3, 4)
+    assert np.all(np.isfinite(half_boxes)) and half_boxes.shape == (3, 4) and set(dtypes) == {torch.bfloat16}
+    with pytest.raises(ValueError, match="precision must be one of"):
+        SiamRPNTracker(model, {"precision": "bf32"})
 
 
 def test_overflowing_size_predictions_keep_the_size_instead_of_nan():

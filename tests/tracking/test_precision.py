@@ -1,0 +1,45 @@
+"""The ``precision`` tracker value: its autocast dtype, the CPU check before bf16, and the run identity."""
+import warnings
+
+import pytest
+import torch
+
+from experiments.train import resolved_config
+from tracking.evaluation.identity import run_identity
+from tracking.models.config import network_config
+from tracking.models.siamrpn import SiamRPN
+from tracking.precision import autocast_dtype, check_precision, cpu_bf16_flags
+from tracking.trackers.siamrpn import SiamRPNTracker
+
+AMD_EPYC = "processor\t: 0\nflags\t\t: fpu vme avx2 fma sse4_2\n"
+XEON_AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+
+
+def test_bf16_instructions_are_read_from_the_cpu_flags():
+    assert cpu_bf16_flags(AMD_EPYC) == []
+    assert cpu_bf16_flags(XEON_AMX) == ["avx512_bf16", "amx_bf16"]
+    assert cpu_bf16_flags("") == []
+
+
+def test_precision_names_its_autocast_dtype_and_warns_where_it_is_emulated():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these warns
+        assert autocast_dtype("fp32", "cpu", cpuinfo=AMD_EPYC) is None
+        assert autocast_dtype("bf16", "cpu", cpuinfo=XEON_AMX) is torch.bfloat16
+    with pytest.warns(UserWarning, match="emulates it"):
+        assert autocast_dtype("bf16", "cpu", cpuinfo=AMD_EPYC) is torch.bfloat16
+    with pytest.warns(UserWarning, match="emulates it"):
+        assert autocast_dtype("fp16", "cpu", cpuinfo=XEON_AMX) is torch.float16
+    with pytest.raises(ValueError, match=r"precision must be one of \('fp32', 'bf16', 'fp16'\), got 'half'"):
+        check_precision("half")
+
+
+def test_precision_is_part_of_the_run_identity():
+    """fp32 and bf16 results of one checkpoint never share a result folder (the runner compares identities)."""
+    model = SiamRPN(network_config(resolved_config("siamrpnpp/demo").model.init_args.network.as_dict())).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fp32, bf16 = SiamRPNTracker(model), SiamRPNTracker(model, {"precision": "bf16"})
+    assert fp32.autocast_dtype is None and bf16.autocast_dtype is torch.bfloat16
+    assert run_identity(fp32)["parameters"]["precision"] == "fp32"
+    assert run_identity(bf16)["parameters"]["precision"] == "bf16"
