@@ -17,6 +17,7 @@ On a GPU the network runs under bf16 autocast unless ``--precision fp32``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -57,6 +58,13 @@ def device_description(device) -> str:
     except OSError:
         pass
     return f"cpu: {name}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def with_precision_value(module, tracker_name: str, precision: str, overrides: dict) -> dict:
+    """``overrides`` with the bench's ``precision`` as the tracker's ``precision`` value (``tracking.precision``: it
+    warns where bf16 is emulated), for trackers that have one (a ``--set precision=...`` wins)."""
+    fields = {field.name for field in dataclasses.fields(module.tracker_params(tracker_name))}
+    return {"precision": precision, **overrides} if "precision" in fields else dict(overrides)
 
 
 def _synchronize(device) -> None:
@@ -253,8 +261,6 @@ def main(argv=None) -> list[BenchResult]:
     if precision == "fp32" and bf16_flags:
         print(f"note: this CPU has bf16 instructions ({', '.join(bf16_flags)}): --precision bf16 times the "
               "networks under bf16 autocast (the trackers' default stays fp32, the references' precision)")
-    # the trackers' precision value (tracking.precision: it warns where bf16 is emulated); a --set wins
-    overrides = {"precision": precision, **overrides}
     frames_count = args.frames if args.frames is not None else (300 if on_gpu else 30)
     warmup = args.warmup if args.warmup is not None else (20 if on_gpu else 3)
     batch_size = args.batch_size or (28 if on_gpu else 4)
@@ -272,8 +278,9 @@ def main(argv=None) -> list[BenchResult]:
         module = built.model.to(device).eval()
         parameters = sum(p.numel() for p in module.parameters()) / 1e6
         for tracker_name in args.trackers or [module.main_tracker]:
-            seconds, timed = bench_tracker(module.build_tracker(tracker_name, **overrides), device, frames, box,
-                                           warmup)
+            tracker_overrides = with_precision_value(module, tracker_name, precision, overrides)
+            seconds, timed = bench_tracker(module.build_tracker(tracker_name, **tracker_overrides), device, frames,
+                                           box, warmup)
             pairs_per_s = float("nan")
             if not args.no_train:
                 pairs_per_s = bench_training(module, built.config_init.trainer.callbacks or [], device, precision,
@@ -281,8 +288,8 @@ def main(argv=None) -> list[BenchResult]:
                 module.eval()
             batched_fps = {1: timed / seconds}
             for batch in args.batches:
-                batched_fps[batch] = bench_lockstep(module.build_tracker(tracker_name, **overrides), batch, device,
-                                                    frames, box, batch_steps, min(warmup, 1))
+                batched_fps[batch] = bench_lockstep(module.build_tracker(tracker_name, **tracker_overrides), batch,
+                                                    device, frames, box, batch_steps, min(warmup, 1))
             result = BenchResult(name, tracker_name, parameters, timed / seconds, 1000 * seconds / timed, timed,
                                  pairs_per_s, batch_size, train_steps, batched_fps)
             tqdm.write(f"{name} ({tracker_name}): {result.tracker_fps:.1f} FPS tracking, {pairs_per_s:.1f} "

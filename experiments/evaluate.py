@@ -121,8 +121,9 @@ def main(argv=None):
     benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
     if args.batch < 1 or args.gpus < 1:
         raise ValueError("--batch and --gpus must be at least 1")
-    tracker = load_tracker(args.ckpt, overrides, "cpu" if args.gpus > 1 else device, tracker=args.tracker,
-                           benchmark=args.benchmark)
+    # on the shards' kind of device even with --gpus > 1 (where it only names and scores the run): its parameters,
+    # the run identity, are those the shards track with (precision=auto resolves per device)
+    tracker = load_tracker(args.ckpt, overrides, device, tracker=args.tracker, benchmark=args.benchmark)
     name = args.name or checkpoint_run_name(args.ckpt) or default_tracker_name(args.ckpt)  # <run>-epoch<E>
     identity = run_identity(tracker, args.ckpt, overrides)
     if args.gpus > 1:

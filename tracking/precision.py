@@ -1,6 +1,8 @@
 """The precision a tracker runs its network in (the ``precision`` tracker value): ``fp32`` (the default, the
 reference implementations' precision, so boxes can be compared with theirs), ``bf16`` or ``fp16`` (the network
-under ``torch.autocast`` of that dtype; the decoding stays float32/float64).
+under ``torch.autocast`` of that dtype; the decoding stays float32/float64), or ``auto``: the fastest native one
+of the tracker's device, chosen when the tracker is built and recorded in its parameters (so in the run identity
+of its results): bf16 on GPUs that have it, fp16 on older GPUs, bf16 on CPUs with bf16 instructions, else fp32.
 
 Half precision pays only where the device computes it natively: on GPUs (bf16 from Ampere on, fp16 on older ones)
 and on CPUs announcing ``avx512_bf16`` / ``amx_bf16``. Elsewhere (e.g. an AVX2-only AMD EPYC) bf16 autocast on the
@@ -8,6 +10,7 @@ CPU emulates bf16 and is slower than fp32, so asking for it there warns.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from pathlib import Path
@@ -19,9 +22,28 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    if precision not in (*PRECISIONS, "auto"):
+        raise ValueError(f"precision must be one of {(*PRECISIONS, 'auto')}, got {precision!r}")
     return precision
+
+
+def resolve_precision(precision: str, device, cpuinfo: str | None = None) -> str:
+    """``precision`` itself, or for ``auto`` the fastest native one on ``device`` (module docstring)."""
+    if check_precision(precision) != "auto":
+        return precision
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if device.type == "cpu" and cpu_bf16_flags(cpuinfo) else "fp32"
+
+
+def with_precision(params, device):
+    """(``params`` with ``auto`` resolved for ``device``, the autocast dtype of its precision): what a tracker
+    holds; ``params`` is a tracker's parameter dataclass with a ``precision`` field."""
+    precision = resolve_precision(params.precision, device)
+    if precision != params.precision:
+        params = dataclasses.replace(params, precision=precision)
+    return params, autocast_dtype(precision, device)
 
 
 def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
@@ -46,7 +68,9 @@ def _cpuinfo() -> str:
 def autocast_dtype(precision: str, device, cpuinfo: str | None = None) -> torch.dtype | None:
     """The autocast dtype of ``precision`` on ``device`` (None for fp32), with a warning where that dtype is not
     native: bf16 on a CPU without bf16 instructions, fp16 on any CPU, bf16 on a GPU without bf16."""
-    dtype = PRECISIONS[check_precision(precision)]
+    if check_precision(precision) == "auto":
+        raise ValueError("precision='auto' is resolved for a device first (resolve_precision)")
+    dtype = PRECISIONS[precision]
     device = torch.device(device)
     if dtype is None:
         return None

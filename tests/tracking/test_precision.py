@@ -8,7 +8,7 @@ from experiments.train import resolved_config
 from tracking.evaluation.identity import run_identity
 from tracking.models.config import network_config
 from tracking.models.siamrpn import SiamRPN
-from tracking.precision import autocast_dtype, check_precision, cpu_bf16_flags
+from tracking.precision import autocast_dtype, check_precision, cpu_bf16_flags, resolve_precision
 from tracking.trackers.siamrpn import SiamRPNTracker
 
 AMD_EPYC = "processor\t: 0\nflags\t\t: fpu vme avx2 fma sse4_2\n"
@@ -30,8 +30,16 @@ def test_precision_names_its_autocast_dtype_and_warns_where_it_is_emulated():
         assert autocast_dtype("bf16", "cpu", cpuinfo=AMD_EPYC) is torch.bfloat16
     with pytest.warns(UserWarning, match="emulates it"):
         assert autocast_dtype("fp16", "cpu", cpuinfo=XEON_AMX) is torch.float16
-    with pytest.raises(ValueError, match=r"precision must be one of \('fp32', 'bf16', 'fp16'\), got 'half'"):
+    with pytest.raises(ValueError, match=r"precision must be one of \('fp32', 'bf16', 'fp16', 'auto'\), got 'half'"):
         check_precision("half")
+
+
+def test_auto_precision_is_the_devices_native_one():
+    assert resolve_precision("auto", "cpu", cpuinfo=XEON_AMX) == "bf16"
+    assert resolve_precision("auto", "cpu", cpuinfo=AMD_EPYC) == "fp32"
+    assert resolve_precision("fp32", "cpu", cpuinfo=XEON_AMX) == "fp32"  # only auto is resolved
+    with pytest.raises(ValueError, match="resolved for a device first"):
+        autocast_dtype("auto", "cpu")
 
 
 def test_precision_is_part_of_the_run_identity():
@@ -43,3 +51,9 @@ def test_precision_is_part_of_the_run_identity():
     assert fp32.autocast_dtype is None and bf16.autocast_dtype is torch.bfloat16
     assert run_identity(fp32)["parameters"]["precision"] == "fp32"
     assert run_identity(bf16)["parameters"]["precision"] == "bf16"
+    # auto is recorded as what it chose on this machine (a rerun elsewhere that chooses otherwise does not resume)
+    native = "bf16" if cpu_bf16_flags() else "fp32"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = SiamRPNTracker(model, {"precision": "auto"})
+    assert auto.params.precision == native and run_identity(auto)["parameters"]["precision"] == native

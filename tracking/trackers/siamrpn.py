@@ -21,7 +21,7 @@ from tracking.models.anchors import generate_anchors
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
-from tracking.precision import autocast_dtype, check_precision
+from tracking.precision import check_precision, with_precision
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import LockstepTracker
 
@@ -46,7 +46,7 @@ class SiamRPNParams:
     ReLUs): faster on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each
     new input shape costs a compilation (seconds to a minute): off by default. ``precision``: ``fp32`` (pysot's),
     ``bf16`` or ``fp16``: the network under autocast of that dtype (``tracking.precision``; for GPUs and CPUs with
-    bf16 instructions, elsewhere it warns).
+    bf16 instructions, elsewhere it warns); ``auto`` the fastest native one of the device.
     """
 
     penalty_k: float = 0.05
@@ -82,7 +82,7 @@ class SiamRPNTracker(LockstepTracker):
         # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
         self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
                                        self.params.channels_last)
-        self.autocast_dtype = autocast_dtype(self.params.precision, self.device)
+        self.params, self.autocast_dtype = with_precision(self.params, self.device)  # 'auto' resolved here
         self.score_size = self.network.score_size_for(self.params.instance_size)
         self.anchor_num = self.network.anchor_num
         hanning = np.hanning(self.score_size)
