@@ -9,7 +9,12 @@ from tracking.evaluation.identity import run_identity
 from tracking.models.config import network_config
 from tracking.models.siamrpn import SiamRPN
 from tracking.precision import autocast_dtype, check_precision, cpu_bf16_flags, resolve_precision
-from tracking.trackers.siamrpn import SiamRPNTracker
+from tracking.trackers.hierarchical import HierarchicalParams
+from tracking.trackers.mfst import MFSTParams
+from tracking.trackers.online import OnlineParams
+from tracking.trackers.siamfc import SiamFCParams
+from tracking.trackers.siamrpn import SiamRPNParams, SiamRPNTracker
+from tracking.trackers.snscf import SNSCFParams
 
 AMD_EPYC = "processor\t: 0\nflags\t\t: fpu vme avx2 fma sse4_2\n"
 XEON_AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
@@ -32,6 +37,14 @@ def test_precision_names_its_autocast_dtype_and_warns_where_it_is_emulated():
         assert autocast_dtype("fp16", "cpu", cpuinfo=XEON_AMX) is torch.float16
     with pytest.raises(ValueError, match=r"precision must be one of \('fp32', 'bf16', 'fp16', 'auto'\), got 'half'"):
         check_precision("half")
+
+
+@pytest.mark.parametrize("params_class", [SiamRPNParams, SNSCFParams, SiamFCParams, OnlineParams, MFSTParams,
+                                          HierarchicalParams])
+def test_every_tracker_parameter_class_checks_its_precision(params_class):
+    assert params_class(precision="bf16").precision == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        params_class(precision="bf32")
 
 
 def test_auto_precision_is_the_devices_native_one():

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from tracking.precision import check_precision
 
 
 def stack_batches(parts):
@@ -57,6 +60,22 @@ def search_shape(tracker, image: np.ndarray, box) -> tuple[int, ...]:
     with torch.inference_mode():
         probe.init(image, box)
         return tuple(probe._search_input(image)[0].shape)
+
+
+@dataclass(frozen=True)
+class InferenceParams:
+    """How a network tracker runs its network, apart from what it tracks with (its subclasses' fields):
+    ``channels_last`` (NHWC input and weights), ``fold_batchnorm``, ``crop_on_device``, ``compile`` and
+    ``precision`` (``tracking.precision``); each tracker's parameter class says what they mean for it."""
+
+    channels_last: bool = True
+    fold_batchnorm: bool = True
+    crop_on_device: bool = False
+    compile: bool = False
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        check_precision(self.precision)
 
 
 class LockstepTracker:

@@ -30,15 +30,15 @@ from tracking.crops import crop_and_resize_siamfc, padded_frames, resample_windo
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
-from tracking.precision import check_precision, with_precision
+from tracking.precision import with_precision
 from tracking.tracker import initial_box, rgb_frame
-from tracking.trackers.batched import LockstepTracker
+from tracking.trackers.batched import InferenceParams, LockstepTracker
 
 UPSAMPLE_MODES = ("bicubic", "bilinear")
 
 
 @dataclass(frozen=True)
-class SiamFCParams:
+class SiamFCParams(InferenceParams):
     """siamfc-pytorch's inference values (``parse_args``, ``siamfc.py:79-110``); the network fixes the rest
     (exemplar 127, stride 8; response 17 follows from ``instance_size``).
 
@@ -75,14 +75,9 @@ class SiamFCParams:
     upsample_mode: str = "bicubic"
     align_corners: bool = False
     box_index_base: int = 1
-    channels_last: bool = True
-    fold_batchnorm: bool = True
-    crop_on_device: bool = False
-    compile: bool = False
-    precision: str = "fp32"
 
     def __post_init__(self):
-        check_precision(self.precision)
+        super().__post_init__()
         if self.upsample_mode not in UPSAMPLE_MODES:
             raise ValueError(f"upsample_mode must be one of {UPSAMPLE_MODES}, got {self.upsample_mode!r}")
         if self.scale_num < 1 or self.response_up < 1:

@@ -21,13 +21,13 @@ from tracking.models.anchors import generate_anchors
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
 from tracking.params import build_params
-from tracking.precision import check_precision, with_precision
+from tracking.precision import with_precision
 from tracking.tracker import initial_box, rgb_frame
-from tracking.trackers.batched import LockstepTracker
+from tracking.trackers.batched import InferenceParams, LockstepTracker
 
 
 @dataclass(frozen=True)
-class SiamRPNParams:
+class SiamRPNParams(InferenceParams):
     """The tracker's hyper-parameters (pysot ``TRACK.*``); the network's own config is fixed by its weights.
 
     Defaults: pysot's ``siamrpn_r50_l234_dwxcorr`` (VOT). ``instance_size`` is the search crop while tracking
@@ -54,14 +54,6 @@ class SiamRPNParams:
     lr: float = 0.38
     instance_size: int = 255
     context_amount: float = 0.5
-    channels_last: bool = True
-    fold_batchnorm: bool = True
-    crop_on_device: bool = False
-    compile: bool = False
-    precision: str = "fp32"
-
-    def __post_init__(self):
-        check_precision(self.precision)
 
 
 class SiamRPNTracker(LockstepTracker):

@@ -59,6 +59,7 @@ class SNSCFParams(SiamRPNParams):
     rpn_weight: float = 0.5
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "cf_layer_weights", tuple(float(w) for w in self.cf_layer_weights))
         if self.ranking not in RANKINGS:
             raise ValueError(f"ranking must be one of {RANKINGS}, got {self.ranking!r}")
