@@ -155,7 +155,7 @@ class BenchmarkEvaluation(Callback):
             with torch.no_grad():
                 runner = run_vot_supervised if self.kind == "vot" else run_ope
                 run = runner(tracker, benchmark, folder / "results", self._name, bench_name, progress=self.progress,
-                             batch=self.batch, names=names, identity=self._identity)
+                             batch=self.batch, names=names, identity=self._identity, claimed=True)
         finally:
             for module_name, module in pl_module.named_modules():
                 module.train(modes.get(module_name, module.training))

@@ -33,38 +33,11 @@ from torch.utils.data import DataLoader
 from datamodules.pairs import PairConfig, PairDataset, PairSampler, SourceSpec
 from datamodules.sources import DATASET_KINDS, SOURCE_KINDS, open_source
 from tracking.errors import DataError
+from tracking.processes import exit_when_gone
 
 logger = logging.getLogger(__name__)
 
 SOURCE_KEYS = {"kind", "root", "frame_range", "num_use", "weight", "options"}
-
-
-def exit_when_gone(pid: int) -> None:
-    """End this process as soon as process ``pid`` has ended (a daemon thread waiting on a pidfd, or polling
-    once a second where pidfds are missing)."""
-    import os
-    import select
-    import threading
-    import time
-
-    def wait_and_exit():
-        try:
-            descriptor = os.pidfd_open(pid)
-        except ProcessLookupError:
-            os._exit(0)
-        except (AttributeError, OSError):  # no pidfd (old kernel, other OS): poll
-            while True:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    os._exit(0)
-                except PermissionError:
-                    pass
-                time.sleep(1.0)
-        select.select([descriptor], [], [])  # readable once the process has exited
-        os._exit(0)
-
-    threading.Thread(target=wait_and_exit, name=f"exit-with-{pid}", daemon=True).start()
 
 
 class WorkerInit:
@@ -302,12 +275,23 @@ class PairDataModule(pl.LightningDataModule):
         return 1, 0
 
     def _training_progress(self) -> tuple[int, int]:
-        """(epoch, batches of it the training loop has processed), for a resumable loader's state."""
-        return self.trainer.current_epoch, self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        """Where the next training batch comes from, for a resumable loader's state: (epoch, batches of it the
+        training loop has processed); (next epoch, 0) once the epoch's batches are all processed (a checkpoint
+        written at its last batch or at its end resumes with the next epoch's first pairs)."""
+        epoch = self.trainer.current_epoch
+        processed = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if processed >= self.trainer.num_training_batches:
+            return epoch + 1, 0
+        return epoch, processed
 
     def _loader(self, dataset: PairDataset, fixed: bool) -> DataLoader:
         world_size, rank = self._replicas()
         sampler = PairSampler(len(dataset), num_replicas=world_size, rank=rank, fixed=fixed)
+        if not fixed and self._trainer_attached():
+            # the epoch Lightning is about to train (a resumed run's included): Lightning creates the first
+            # iterator before its set_epoch call, and a multi-worker iterator draws prefetch_factor x workers
+            # indices when it is created, which would otherwise come from epoch 0
+            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
         workers = self.num_workers
         context = self.multiprocessing_context if workers > 0 else None
         resumable = {} if fixed else {"progress": self._training_progress if self._trainer_attached() else None}

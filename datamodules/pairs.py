@@ -316,8 +316,10 @@ class PairSampler(DistributedSampler):
         self._resume: tuple[int, int] | None = None  # (epoch, samples of this rank's shard already trained on)
 
     def resume_at(self, epoch: int, consumed: int) -> None:
-        """The next pass over ``epoch`` skips the first ``consumed`` samples of this rank's shard (a run resumed
-        mid-epoch: pairs are a function of their global index, so it continues with exactly the next pairs)."""
+        """Continue a killed run: the next pass is over ``epoch`` and skips the first ``consumed`` samples of this
+        rank's shard (pairs are a function of their global index, so it continues with exactly the next pairs).
+        The epoch is set here too (see ``PairDataModule._loader``)."""
+        self.epoch = int(epoch)
         self._resume = (int(epoch), int(consumed)) if consumed > 0 else None
 
     def __iter__(self):

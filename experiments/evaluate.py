@@ -62,12 +62,16 @@ def _benchmark_options(args) -> dict:
     return options
 
 
-def _shard_worker(index: int, args, name: str, identity: dict, device: str) -> None:
-    """One device's share of the sequences (every ``gpus``-th one), in its own process."""
+def _shard_worker(index: int, args, name: str, identity: dict, device: str, parent: int) -> None:
+    """One device's share of the sequences (every ``gpus``-th one), in its own process, which ends with the
+    evaluation that started it (``parent``: after its ``kill -9`` no shard goes on writing)."""
     from lightning_modules.checkpoints import load_tracker, parse_overrides
     from tracking.benchmarks import open_benchmark
     from tracking.evaluation.runner import (_normalized_kind, _selected_names, default_bench_name, run_ope,
                                             run_vot_supervised)
+    from tracking.processes import exit_when_gone
+
+    exit_when_gone(parent)
 
     if device == "cuda":
         import torch
@@ -83,29 +87,45 @@ def _shard_worker(index: int, args, name: str, identity: dict, device: str) -> N
     results_root = f"{args.out}/results"
     if kind == "vot":
         run_vot_supervised(tracker, benchmark, results_root, name, bench_name, repetitions=args.repetitions,
-                           progress=False, identity=identity, batch=args.batch, names=names)
+                           progress=False, identity=identity, batch=args.batch, names=names, claimed=True)
     else:
         run_ope(tracker, benchmark, results_root, name, bench_name, progress=False, identity=identity,
-                batch=args.batch, names=names)
+                batch=args.batch, names=names, claimed=True)
 
 
-def track_shards(args, benchmark, name: str, identity: dict, device: str) -> None:
-    """Track the benchmark on ``args.gpus`` devices (one spawned process each, every ``gpus``-th sequence)."""
+def track_shards(args, benchmark, name: str, identity: dict, device: str) -> list[str]:
+    """Track the benchmark on ``args.gpus`` devices (one spawned process each, every ``gpus``-th sequence);
+    the names of the sequences they tracked (those without results before)."""
+    import os
+
     import torch
     import torch.multiprocessing as mp
 
     from tracking.evaluation.identity import claim_result_folder
-    from tracking.evaluation.runner import _normalized_kind, default_bench_name
+    from tracking.evaluation.runner import _normalized_kind, _selected_names, default_bench_name
 
     if device == "cuda" and args.gpus > torch.cuda.device_count():
         raise SystemExit(f"--gpus {args.gpus}: only {torch.cuda.device_count()} CUDA device(s) here")
     kind = _normalized_kind(args.benchmark)
     bench_name = args.bench_name or default_bench_name(kind, benchmark)
-    # claimed once, before the processes start (they find the same identity)
-    claim_result_folder(Path(args.out) / "results" / bench_name / name, identity, overwrite=args.overwrite)
-    print(f"{name}: {len(benchmark)} sequence(s) over {args.gpus} {device} process(es)")
-    mp.start_processes(_shard_worker, args=(args, name, identity, device), nprocs=args.gpus, join=True,
-                       start_method="spawn")
+    # claimed once, before the processes start (they find the same identity); this process holds the folder's
+    # lock for them until it exits
+    folder = Path(args.out) / "results" / bench_name / name
+    claim_result_folder(folder, identity, overwrite=args.overwrite)
+    names = _selected_names(benchmark, args.max_sequences)
+    done_before = {sequence for sequence in names if _has_result(folder, kind, sequence)}
+    print(f"{name}: {len(names) - len(done_before)} sequence(s) to track over {args.gpus} {device} process(es)")
+    mp.start_processes(_shard_worker, args=(args, name, identity, device, os.getpid()), nprocs=args.gpus,
+                       join=True, start_method="spawn")
+    return [sequence for sequence in names if sequence not in done_before and _has_result(folder, kind, sequence)]
+
+
+def _has_result(folder: Path, kind: str, sequence: str) -> bool:
+    from tracking.evaluation.runner import VOT_EXPERIMENT, ope_result_files, vot_result_files
+
+    if kind == "vot":
+        return vot_result_files(folder / VOT_EXPERIMENT, sequence)[0].is_file()
+    return any(ope_result_files(folder, sequence, layout)[0].is_file() for layout in ("otb", "got10k"))
 
 
 def main(argv=None):
@@ -126,16 +146,20 @@ def main(argv=None):
     tracker = load_tracker(args.ckpt, overrides, device, tracker=args.tracker, benchmark=args.benchmark)
     name = args.name or checkpoint_run_name(args.ckpt) or default_tracker_name(args.ckpt)  # <run>-epoch<E>
     identity = run_identity(tracker, args.ckpt, overrides)
+    sharded = None
     if args.gpus > 1:
         # each device tracks its shard into the same result folder; the scoring below then finds them all
-        track_shards(args, benchmark, name, identity, device)
+        sharded = track_shards(args, benchmark, name, identity, device)
     evaluation = evaluate_tracker(args.benchmark, tracker, benchmark, args.out, name, bench_name=args.bench_name,
                                   progress=not args.no_progress, max_sequences=args.max_sequences,
                                   repetitions=args.repetitions, identity=identity, overwrite=args.overwrite and
                                   args.gpus == 1, batch=args.batch)
     run = evaluation.run
-    print(f"{name} on {evaluation.bench_name}: tracked {len(run.tracked)} sequence(s)"
-          + (f", {len(run.skipped)} already done (resumed)" if run.skipped else "")
+    tracked = run.tracked if sharded is None else sharded
+    resumed = [sequence for sequence in run.skipped if sequence not in tracked]
+    print(f"{name} on {evaluation.bench_name}: tracked {len(tracked)} sequence(s)"
+          + (f" over {args.gpus} processes" if sharded is not None else "")
+          + (f", {len(resumed)} already done (resumed)" if resumed else "")
           + (f", {run.fps:.1f} fps" if run.frames else ""))
     if evaluation.report.missing:
         print(f"missing results for: {', '.join(evaluation.report.missing)}")

@@ -44,6 +44,7 @@ from jsonargparse import ArgumentError
 from pytorch_lightning.cli import LightningCLI
 
 from experiments import cli
+from tracking.atomic_files import atomic_write_text
 from tracking.errors import DataError
 
 CONFIG_PACKAGE = "experiments.configs"
@@ -190,21 +191,31 @@ def hardware(gpus: int, accelerator: str | None, precision: str | None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- run folder
-def readable_checkpoint(path: Path) -> bool:
+def checkpoint_step(path: Path) -> int | None:
+    """The ``global_step`` a Lightning checkpoint holds; None for a damaged file (a kill or a full disk during its
+    write, random bytes) or one that is not a Lightning checkpoint."""
     import torch
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
     except Exception:  # noqa: BLE001 - truncated zip, random bytes, empty file ...
-        return False
-    return isinstance(checkpoint, dict) and "state_dict" in checkpoint
+        return None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        return None
+    step = checkpoint.get("global_step", 0)
+    return int(step) if isinstance(step, int) else 0
+
+
+def readable_checkpoint(path: Path) -> bool:
+    return checkpoint_step(path) is not None
 
 
 def checkpoint_to_resume(out_dir: Path, resume: str | None) -> str | None:
-    """``--resume``: None (auto: ``last.ckpt`` when it exists), "last" (required), or a checkpoint path.
+    """``--resume``: None (auto: the folder's newest state), "last" (required), or a checkpoint path.
 
-    A damaged ``last.ckpt`` (a kill or a full disk during its write) falls back to the newest readable
-    checkpoint of the folder, with a warning naming both files."""
+    Auto picks ``last.ckpt`` unless another readable checkpoint of the folder holds a later step (a folder whose
+    ``last.ckpt`` went stale, e.g. under an older version of the suite); a damaged ``last.ckpt`` (a kill or a full
+    disk during its write) falls back to the newest readable checkpoint, with a warning naming both files."""
     folder = out_dir / "checkpoints"
     last = folder / "last.ckpt"
     if resume not in (None, "last"):
@@ -214,27 +225,33 @@ def checkpoint_to_resume(out_dir: Path, resume: str | None) -> str | None:
         if not readable_checkpoint(path):
             raise DataError(path, "--resume: not a readable Lightning checkpoint (truncated or not a checkpoint)")
         return str(path)
-    candidates = sorted(folder.glob("*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() \
-        else []
+    candidates = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
     if not candidates:
         if resume == "last":
             raise DataError(last, "--resume: no checkpoint in this run folder")
         return None
-    if last.is_file() and readable_checkpoint(last):
-        return str(last)
-    for path in candidates:
-        if path != last and readable_checkpoint(path):
-            if last.exists():
-                warnings.warn(f"{last} is damaged (truncated or not a checkpoint): resuming from {path} instead")
-            return str(path)
-    raise DataError(folder, "no readable checkpoint to resume from (every .ckpt is damaged): move them away to "
-                            "start afresh")
+    steps = {path: checkpoint_step(path) for path in candidates}
+    readable = [path for path in candidates if steps[path] is not None]
+    if not readable:
+        raise DataError(folder, "no readable checkpoint to resume from (every .ckpt is damaged): move them away to "
+                                "start afresh")
+    # the latest step; last.ckpt first among equals, then the most recently written
+    newest = max(readable, key=lambda path: (steps[path], path == last, path.stat().st_mtime))
+    if last.exists() and steps.get(last) is None:
+        warnings.warn(f"{last} is damaged (truncated or not a checkpoint): resuming from {newest} instead")
+    return str(newest)
 
 
 def check_run_folder(out_dir: Path, config_name: str) -> None:
     run_file = out_dir / RUN_FILE
     if run_file.is_file():
-        previous = json.loads(run_file.read_text()).get("config")
+        try:
+            recorded = json.loads(run_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DataError(run_file, f"damaged ({error}): it should read {{\"config\": \"{config_name}\"}}; write "
+                                      f"that if this folder holds a run of {config_name}, else choose another "
+                                      f"--out") from None
+        previous = recorded.get("config") if isinstance(recorded, dict) else None
         if previous != config_name:
             raise SystemExit(f"error: {out_dir} holds a run of config {previous!r}, not {config_name!r}: choose "
                              f"another --out")
@@ -338,7 +355,7 @@ class SuiteCLI(LightningCLI):
 
     # ------------------------------------------------------------------------------------------------ trainer
     def instantiate_trainer(self, **kwargs):
-        from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+        from pytorch_lightning.callbacks import LearningRateMonitor
         from pytorch_lightning.strategies import DDPStrategy
 
         config = self.config_init
@@ -351,13 +368,9 @@ class SuiteCLI(LightningCLI):
             # static_graph stays off: the graph changes when a backbone starts training (BackboneUnfreeze)
             strategy = DDPStrategy(find_unused_parameters=False)
         callbacks = list(trainer_config.callbacks or [])
-        callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch_{epoch:02d}",
-                                         auto_insert_metric_name=False, save_top_k=-1, every_n_epochs=1,
-                                         save_last=True, save_on_train_epoch_end=True))
-        if config.checkpoint_every_n_steps:
-            # last.ckpt only (no numbered copies): where a killed run resumes, mid-epoch
-            callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", every_n_train_steps=
-                                             config.checkpoint_every_n_steps, save_top_k=0, save_last=True))
+        from callbacks.run_checkpoints import RunCheckpoints
+
+        callbacks.append(RunCheckpoints(out_dir / "checkpoints", every_n_steps=config.checkpoint_every_n_steps))
         loggers = self._loggers(out_dir)
         if loggers:
             callbacks.append(LearningRateMonitor(logging_interval="epoch"))
@@ -415,22 +428,24 @@ class SuiteCLI(LightningCLI):
         ckpt_path = checkpoint_to_resume(out_dir, self.config.resume)
         check_run_folder(out_dir, self.config_name)
         if not is_launched_rank():
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / RUN_FILE).write_text(json.dumps({"config": self.config_name}) + "\n")
-            (out_dir / "config.yaml").write_text(self.parser.dump(self.config, skip_none=False, skip_check=True))
+            # atomic: a full disk or a kill leaves each file whole or absent, never empty
+            atomic_write_text(out_dir / RUN_FILE, json.dumps({"config": self.config_name}) + "\n")
+            atomic_write_text(out_dir / "config.yaml", self.parser.dump(self.config, skip_none=False,
+                                                                        skip_check=True))
             for logger in self.trainer.loggers:
                 if type(logger).__name__ == "WandbLogger" and not (out_dir / WANDB_ID_FILE).is_file():
-                    (out_dir / WANDB_ID_FILE).write_text(logger.version + "\n")
+                    atomic_write_text(out_dir / WANDB_ID_FILE, logger.version + "\n")
         if ckpt_path is None:
             self.model.load_pretrained()
         else:
             print(f"resuming from {ckpt_path}", file=sys.stderr)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen backbones' BN
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # the run's own checkpoints
             self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path)
-        if self.trainer.is_global_zero and self.trainer.checkpoint_callback is not None:
-            print(f"checkpoints: {out_dir / 'checkpoints'} (last: {out_dir / 'checkpoints' / 'last.ckpt'})",
-                  file=sys.stderr)
+        checkpoints = self.trainer.checkpoint_callback
+        if self.trainer.is_global_zero and checkpoints is not None and checkpoints.last_model_path:
+            print(f"final weights: {checkpoints.last_model_path}", file=sys.stderr)
         return self.trainer
 
 

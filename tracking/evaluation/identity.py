@@ -2,10 +2,17 @@
 
 A result folder ``<out>/results/<BENCH>/<NAME>/`` holds ``identity.json`` beside the result files: the tracker's
 ``name``, its resolved parameters and, when it came from a checkpoint file, the sha256 of that file's bytes
-(computed once per evaluation). The runner writes it before the first result and, on a rerun, resumes the folder
-only when the new run has the same identity; otherwise (or when result files exist without an identity, e.g.
-written by an older version or another tool) it stops with an error that says what differs and how to choose:
-another name, or ``overwrite`` (``--overwrite``) to delete the old results.
+(computed once per evaluation), and the sha256 of every result file the run wrote (``results``). The runner
+writes it before the first result and, on a rerun, resumes the folder only when the new run has the same
+identity; otherwise (or when result files exist without an identity, e.g. written by an older version or another
+tool) it stops with an error that says what differs and how to choose: another name, or ``overwrite``
+(``--overwrite``) to delete the old results. A resumed result file that no longer has its recorded checksum is
+named and tracked again.
+
+One writer at a time: the claiming process holds an exclusive lock on ``.<name>.lock`` beside the folder until it
+exits (the kernel drops it when the process dies, ``kill -9`` included); a second one stops with a message naming
+the folder and the holder. Before each result file is written, the writer checks that the folder still holds its
+identity.
 
 The identity is built generically (:func:`run_identity`): the tracker's ``name``, its parameters (a dataclass it
 holds as ``params`` or ``config``; otherwise its constructor's defaults updated with the overrides it was built
@@ -129,39 +136,149 @@ def _differences(recorded: Mapping, current: Mapping) -> list[str]:
     return lines
 
 
+def _result_files(folder: Path) -> list[Path]:
+    """The folder's result files: every file but ``identity.json`` and hidden (dot) files such as locks."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.name != IDENTITY_FILE
+                  and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+
+
 def _has_results(folder: Path) -> bool:
-    return folder.is_dir() and any(path.is_file() and path.name != IDENTITY_FILE for path in folder.rglob("*"))
+    return bool(_result_files(folder))
+
+
+# ------------------------------------------------------------------------------------------------ one writer
+_HELD: dict[str, object] = {}  # lock file -> its open handle, for the folders this process writes into
+
+
+def _lock_file(folder: Path) -> Path:
+    # beside the folder, not in it: --overwrite deletes the folder while holding the lock
+    return folder.parent / f".{folder.name}.lock"
+
+
+def hold_result_folder(folder) -> None:
+    """Make this process the folder's one writer until it exits (an exclusive ``flock`` on a lock file beside
+    the folder, which the kernel releases when the process ends, however it ends). Another process holding it
+    raises ``DataError`` naming the folder and that process."""
+    import fcntl
+    import os
+    import sys
+
+    lock = _lock_file(Path(folder))
+    key = str(lock.resolve())
+    if key in _HELD:
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "a process that did not say which"
+        handle.close()
+        raise DataError(folder, f"another evaluation is writing into this result folder ({holder}); wait for it "
+                                "to end, or evaluate under another name (--name NEW_NAME; make: NAME=NEW_NAME)") \
+            from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}: {' '.join(sys.argv)}\n")
+    handle.flush()
+    _HELD[key] = handle
+
+
+def _read_identity(folder: Path) -> dict | None:
+    try:
+        recorded = json.loads((folder / IDENTITY_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def _stale_results(folder: Path, recorded: Mapping) -> list[Path]:
+    """Result files whose bytes are not those the run recorded when it wrote them (edited by hand, written by
+    another tool or an older version, or written without their checksum by a run killed in between)."""
+    checksums = recorded.get("results") or {}
+    return [path for path in _result_files(folder)
+            if checksums.get(path.relative_to(folder).as_posix()) != file_sha256(path)]
 
 
 def claim_result_folder(folder, identity: Mapping, overwrite: bool = False) -> None:
     """Make ``folder`` the result folder of the run ``identity`` before anything is tracked into it.
 
-    ``overwrite`` deletes the folder first. A folder with result files is resumed only when its
-    ``identity.json`` records the same tracker, parameters and checkpoint contents; otherwise this raises
-    ``DataError`` saying what differs and how to choose (another name, or overwrite). A folder without result
-    files is (re)claimed whatever it recorded.
+    The process becomes the folder's one writer (:func:`hold_result_folder`) before anything else, so
+    ``overwrite`` (which deletes the folder first) cannot race a run still writing. A folder with result files
+    is resumed only when its ``identity.json`` records the same tracker, parameters and checkpoint contents;
+    otherwise this raises ``DataError`` saying what differs and how to choose (another name, or overwrite). On a
+    resume, result files whose checksum is not the one recorded when they were written are named and deleted, so
+    their sequences are tracked again. A folder without result files is (re)claimed whatever it recorded.
     """
     folder = Path(folder)
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise DataError(parent, f"is a file, where the result folder {folder} should be a folder: move it away, "
+                                    "or evaluate under another name (--name NEW_NAME) or into another --out")
+    hold_result_folder(folder)
     if overwrite and folder.exists():
         shutil.rmtree(folder)
-    path = folder / IDENTITY_FILE
     how = ("Evaluate under another name (--name NEW_NAME; make: NAME=NEW_NAME) to keep both, or pass --overwrite "
            "(make: EXTRA=--overwrite) to delete these results and track again.")
+    checksums = {}
     if _has_results(folder):
-        try:
-            recorded = json.loads(path.read_text()) if path.is_file() else None
-        except (OSError, json.JSONDecodeError):
-            recorded = None
-        if not isinstance(recorded, dict):
+        recorded = _read_identity(folder)
+        if recorded is None:
             raise DataError(folder, f"holds results but no readable {IDENTITY_FILE} saying which checkpoint, tracker "
                                     "and parameters produced them (written by an older version or another tool), so "
                                     f"they are not resumed. {how}")
         differences = _differences(recorded, identity)
-        if not differences:
-            return
-        raise DataError(folder, "holds results of another run, so they are not resumed: " + "; ".join(differences)
-                        + f". {how}")
-    atomic_write_text(path, json.dumps(_plain(dict(identity)), indent=2, sort_keys=True) + "\n")
+        if differences:
+            raise DataError(folder, "holds results of another run, so they are not resumed: "
+                            + "; ".join(differences) + f". {how}")
+        stale = _stale_results(folder, recorded)
+        if stale:
+            import sys
+
+            names = ", ".join(path.relative_to(folder).as_posix() for path in stale)
+            print(f"{folder}: {len(stale)} result file(s) differ from what this run recorded when writing them "
+                  f"(edited, or written by another tool or an interrupted write): {names}; tracking them again",
+                  file=sys.stderr)
+            for path in stale:
+                path.unlink()
+        kept = {path.relative_to(folder).as_posix() for path in _result_files(folder)}
+        checksums = {name: value for name, value in (recorded.get("results") or {}).items() if name in kept}
+    atomic_write_text(folder / IDENTITY_FILE, _identity_text({**identity, "results": checksums}))
+
+
+def _identity_text(identity: Mapping) -> str:
+    return json.dumps(_plain(dict(identity)), indent=2, sort_keys=True) + "\n"
+
+
+def check_claim(folder, identity: Mapping) -> None:
+    """Raise ``DataError`` unless ``folder`` is still claimed for ``identity`` (called before each result file is
+    written: a run that took the folder over, ``--overwrite`` with other values, stops this writer)."""
+    folder = Path(folder)
+    recorded = _read_identity(folder)
+    differences = ["no identity.json"] if recorded is None else _differences(recorded, identity)
+    if differences:
+        raise DataError(folder, "was claimed by another run while this one was writing into it ("
+                        + "; ".join(differences) + "): stopping without writing")
+
+
+def record_results(folder, identity: Mapping, paths) -> None:
+    """Record the sha256 of result files just written into ``folder`` in its ``identity.json`` (checked that the
+    folder is still this run's). The processes of one run (a sharded evaluation, DDP ranks) record in turn,
+    under a short lock."""
+    import fcntl
+
+    folder = Path(folder)
+    with open(folder / ".identity.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        check_claim(folder, identity)
+        recorded = _read_identity(folder)
+        checksums = dict(recorded.get("results") or {})
+        for path in paths:
+            checksums[Path(path).relative_to(folder).as_posix()] = file_sha256(path)
+        atomic_write_text(folder / IDENTITY_FILE, _identity_text({**recorded, "results": checksums}))
 
 
 def checkpoint_run_name(checkpoint) -> str | None:

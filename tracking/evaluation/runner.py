@@ -30,7 +30,7 @@ from tracking.atomic_files import atomic_write_text
 from tracking.benchmarks.base import Benchmark, Sequence
 from tracking.boxes import is_valid_xywh, polygon_to_xywh
 from tracking.errors import DataError
-from tracking.evaluation.identity import claim_result_folder, default_identity
+from tracking.evaluation.identity import check_claim, claim_result_folder, default_identity, record_results
 from tracking.tracker import Tracker
 
 OPE_LAYOUT, GOT10K_LAYOUT = "otb", "got10k"
@@ -285,7 +285,7 @@ def track_runs(runs: list[PendingRun], batch: int = 1) -> list[RunSummary]:
 def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
             progress: bool = True, max_sequences: int | None = None, layout: str | None = None,
             identity: dict | None = None, overwrite: bool = False, batch: int = 1,
-            names: list[str] | None = None) -> RunSummary:
+            names: list[str] | None = None, claimed: bool = False) -> RunSummary:
     """Track every sequence from its first ground-truth box; write got10k's OTB (or GOT-10k) result layout.
 
     ``layout`` is ``"otb"`` (also LaSOT and UAV123) or ``"got10k"``; by default GOT-10k benchmarks get the latter.
@@ -293,20 +293,23 @@ def run_ope(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
     :func:`~tracking.evaluation.identity.default_identity` of the tracker), see
     :func:`~tracking.evaluation.identity.claim_result_folder`; ``max_sequences`` limits the run to the first N,
     ``names`` to a subset (a device's shard). ``batch`` > 1 tracks that many sequences in lockstep when the
-    tracker has a batched step (same boxes as one at a time).
+    tracker has a batched step (same boxes as one at a time). ``claimed``: the folder is claimed already, by this
+    process or the one that started it (a shard of a sharded run, a DDP rank): only check that it holds
+    ``identity``.
     """
     return track_runs([ope_run(tracker, benchmark, results_root, tracker_name, bench_name, progress, max_sequences,
-                               layout, identity, overwrite, names)], batch)[0]
+                               layout, identity, overwrite, names, claimed)], batch)[0]
 
 
 def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
             progress: bool = True, max_sequences: int | None = None, layout: str | None = None,
             identity: dict | None = None, overwrite: bool = False,
-            names: list[str] | None = None) -> PendingRun:
+            names: list[str] | None = None, claimed: bool = False) -> PendingRun:
     """:func:`run_ope`'s run, its folder claimed, to be tracked by :func:`track_runs`."""
     layout = layout or infer_layout(benchmark, bench_name)
     result_dir = Path(results_root) / bench_name / tracker_name
-    claim_result_folder(result_dir, identity or default_identity(tracker), overwrite=overwrite)
+    identity = identity or default_identity(tracker)
+    _claim(result_dir, identity, overwrite, claimed)
     summary = RunSummary(result_dir=result_dir)
     names = _selected_names(benchmark, max_sequences) if names is None else list(names)
     bar = tqdm(total=len(names), desc=f"{tracker_name} on {bench_name}", unit="seq", disable=not progress,
@@ -319,8 +322,10 @@ def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
             time_text = _merge_time_column(time_file, [f"{t:.8f}" for t in times], repetition=1) + "\n"
         else:
             time_text = format_times(times)
+        check_claim(result_dir, identity)
         atomic_write_text(time_file, time_text)
         atomic_write_text(record_file, format_boxes(boxes))  # last: its existence marks the sequence done
+        record_results(result_dir, identity, [time_file, record_file])
         summary.tracked.append(name)
         summary.frames += len(boxes)
         summary.seconds += float(times.sum())
@@ -328,7 +333,7 @@ def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
 
     def jobs():
         for name in names:
-            if ope_result_files(result_dir, name, layout)[0].exists():
+            if all(path.exists() for path in ope_result_files(result_dir, name, layout)):
                 summary.skipped.append(name)
                 bar.update()
                 continue
@@ -337,6 +342,13 @@ def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
             yield name, _counted(ope_steps(sequence, _checked_init_box(benchmark, sequence)), name, len(sequence))
 
     return PendingRun(tracker, summary, benchmark, names, jobs, write, bar.close)
+
+
+def _claim(folder: Path, identity: dict, overwrite: bool, claimed: bool) -> None:
+    if claimed:
+        check_claim(folder, identity)
+    else:
+        claim_result_folder(folder, identity, overwrite=overwrite)
 
 
 def _counted(steps, name: str, length: int):
@@ -420,27 +432,28 @@ def format_vot_record(record) -> str:
 def run_vot_supervised(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
                        repetitions: int = 1, progress: bool = True, max_sequences: int | None = None,
                        identity: dict | None = None, overwrite: bool = False, batch: int = 1,
-                       names: list[str] | None = None) -> RunSummary:
+                       names: list[str] | None = None, claimed: bool = False) -> RunSummary:
     """VOT's supervised (baseline) experiment over a benchmark, ``repetitions`` runs per sequence.
 
     Writes ``<results_root>/<bench_name>/<tracker_name>/baseline/<seq>/<seq>_00r.txt`` and ``<seq>_time.txt``;
-    resumes as :func:`run_ope` (``identity.json`` in ``<tracker_name>/``). ``batch`` > 1: sequences in lockstep
+    resumes as :func:`run_ope` (``identity.json`` in ``<tracker_name>/``; ``claimed`` as there). ``batch`` > 1: sequences in lockstep
     on a batched tracker, each slot re-initialised on its own after a failure.
     """
     return track_runs([vot_run(tracker, benchmark, results_root, tracker_name, bench_name, repetitions, progress,
-                               max_sequences, identity, overwrite, names)], batch)[0]
+                               max_sequences, identity, overwrite, names, claimed)], batch)[0]
 
 
 def vot_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: str, bench_name: str,
             repetitions: int = 1, progress: bool = True, max_sequences: int | None = None,
             identity: dict | None = None, overwrite: bool = False,
-            names: list[str] | None = None) -> PendingRun:
+            names: list[str] | None = None, claimed: bool = False) -> PendingRun:
     """:func:`run_vot_supervised`'s run, its folder claimed, to be tracked by :func:`track_runs`."""
     if repetitions < 1:
         raise ValueError(f"repetitions must be >= 1, got {repetitions}")
-    claim_result_folder(Path(results_root) / bench_name / tracker_name, identity or default_identity(tracker),
-                        overwrite=overwrite)
-    result_dir = Path(results_root) / bench_name / tracker_name / VOT_EXPERIMENT
+    claim_dir = Path(results_root) / bench_name / tracker_name
+    identity = identity or default_identity(tracker)
+    _claim(claim_dir, identity, overwrite, claimed)
+    result_dir = claim_dir / VOT_EXPERIMENT
     summary = RunSummary(result_dir=result_dir)
     names = _selected_names(benchmark, max_sequences) if names is None else list(names)
     bar = tqdm(total=len(names), desc=f"{tracker_name} on {bench_name} (supervised)", unit="seq",
@@ -452,8 +465,10 @@ def vot_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
         record, times = result
         record_file, time_file = vot_result_files(result_dir, name, repetition)
         column = [f"{t:.4f}".replace("nan", "NaN") for t in times]
+        check_claim(claim_dir, identity)
         atomic_write_text(time_file, _merge_time_column(time_file, column, repetition))
         atomic_write_text(record_file, format_vot_record(record))
+        record_results(claim_dir, identity, [time_file, record_file])
         summary.frames += int(np.isfinite(times).sum())
         summary.seconds += float(np.nansum(times))
 

@@ -12,7 +12,7 @@ import torch
 from tracking.benchmarks import open_benchmark
 from tracking.errors import DataError
 from tracking.evaluation.identity import (IDENTITY_FILE, checkpoint_run_name, claim_result_folder, file_sha256,
-                                          run_identity)
+                                          record_results, run_identity)
 from tracking.evaluation.runner import run_ope, run_vot_supervised
 from tracking.synthetic.video import generate_video
 from tracking.synthetic.writers import write_otb, write_vot
@@ -135,13 +135,18 @@ def test_a_folder_killed_before_its_first_result_is_reclaimed(tmp_path):
     claim_result_folder(folder, {"tracker": "B", "parameters": {"k": 2}})  # no results yet: nothing to protect
     assert json.loads((folder / IDENTITY_FILE).read_text())["tracker"] == "B"
     (folder / "Seq.txt").write_text("1,2,3,4\n")
+    record_results(folder, {"tracker": "B", "parameters": {"k": 2}}, [folder / "Seq.txt"])  # as the runner does
     claim_result_folder(folder, {"tracker": "B", "parameters": {"k": 2}})  # same identity: resumed
+    assert (folder / "Seq.txt").is_file()
     with pytest.raises(DataError, match=r"tracker 'B' there, 'A' now; tracker parameters differ \(k: 2 there, 1 now\)"):
         claim_result_folder(folder, {"tracker": "A", "parameters": {"k": 1}})
     nan_folder = tmp_path / "N"
     claim_result_folder(nan_folder, {"tracker": "A", "parameters": {"k": float("nan"), "s": np.arange(2)}})
     (nan_folder / "Seq.txt").write_text("1,2,3,4\n")
+    record_results(nan_folder, {"tracker": "A", "parameters": {"k": float("nan"), "s": [0, 1]}},
+                   [nan_folder / "Seq.txt"])
     claim_result_folder(nan_folder, {"tracker": "A", "parameters": {"s": [0, 1], "k": float("nan")}})  # equal
+    assert (nan_folder / "Seq.txt").is_file()
 
 
 def test_identity_of_baselines_and_dataclass_trackers(tmp_path):

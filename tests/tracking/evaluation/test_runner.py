@@ -83,19 +83,22 @@ def test_run_ope_writes_got10k_otb_layout(otb_root, tmp_path):
     assert _tmp_files(tmp_path) == []
 
 
-def test_run_ope_resumes_and_skips_existing_results(otb_root, tmp_path):
+def test_run_ope_resumes_and_skips_existing_results(otb_root, tmp_path, capsys):
+    """A resumed folder keeps the results the run wrote; a missing one is tracked, and so is one edited after
+    the run (its checksum is not the one recorded when it was written): named on stderr."""
     benchmark = open_benchmark("otb", otb_root)
     results = tmp_path / "results"
     run_ope(FirstBoxTracker(), benchmark, results, "T", "OTB", progress=False)
     result_dir = results / "OTB" / "T"
-    (result_dir / "Seq0.txt").write_text("kept\n")
+    written = (result_dir / "Seq0.txt").read_text()
+    (result_dir / "Seq0.txt").write_text(written.replace("1", "2", 1))  # valid numbers, other boxes
     (result_dir / "Seq2.txt").unlink()
 
     tracker = CountingTracker()
     summary = run_ope(tracker, benchmark, results, "T", "OTB", progress=False)
-    assert summary.skipped == ["Seq0", "Seq1"] and summary.tracked == ["Seq2"]
-    assert tracker.inits == 1 and tracker.updates == len(benchmark["Seq2"]) - 1
-    assert (result_dir / "Seq0.txt").read_text() == "kept\n"
+    assert summary.skipped == ["Seq1"] and summary.tracked == ["Seq0", "Seq2"]
+    assert "1 result file(s) differ" in capsys.readouterr().err and "Seq0.txt" not in summary.skipped
+    assert tracker.inits == 2
     assert len((result_dir / "Seq2.txt").read_text().splitlines()) == len(benchmark["Seq2"])
 
 
