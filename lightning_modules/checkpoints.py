@@ -20,6 +20,7 @@ import torch
 import yaml
 
 from tracking.errors import DataError
+from tracking.torch_files import torch_load_options
 from tracking.tracker import Tracker
 
 BASELINE_PREFIX = "baseline:"
@@ -76,23 +77,7 @@ def build_baseline(spec: str, overrides: dict | None = None) -> Tracker:
 def checkpoint_module_path(checkpoint_path) -> str:
     """The dotted class path a suite checkpoint names in its ``"suite"`` entry (clear errors otherwise)."""
     path = Path(checkpoint_path)
-    if not path.is_file():
-        raise DataError(path, "checkpoint file does not exist" if not path.exists() else "checkpoint is not a file")
-    import zipfile
-
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    # torch.save writes a zip archive (PyTorch >= 1.6) or, in the legacy format, a pickle (first byte 0x80)
-    if zipfile.is_zipfile(path):
-        options = {"mmap": True}  # the tensors are not read, only the small pickled dict around them
-    elif head.startswith(b"PK"):
-        raise DataError(path, "cannot read checkpoint: a truncated or corrupt PyTorch archive (a zip file whose "
-                              "directory is missing; was it copied or saved completely?)")
-    elif head[:1] == b"\x80":
-        options = {}  # legacy torch.save format: mmap is not possible
-    else:
-        raise DataError(path, f"cannot read checkpoint: the file is not a checkpoint (neither the zip archive nor "
-                              f"the legacy pickle that torch.save writes; it starts with {head!r})")
+    options = torch_load_options(path)  # the tensors are not read, only the small pickled dict around them
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False, **options)
     except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file

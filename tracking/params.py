@@ -106,3 +106,46 @@ def params_dict(params) -> dict:
         value = getattr(params, field.name)
         out[field.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """An interval of allowed values, closed unless ``low_open`` / ``high_open``."""
+
+    low: float = -float("inf")
+    high: float = float("inf")
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return bool(above and below)
+
+    def __str__(self) -> str:
+        def text(bound):
+            return "inf" if bound == float("inf") else "-inf" if bound == -float("inf") else f"{bound:g}"
+
+        opening = "(" if self.low_open or self.low == -float("inf") else "["
+        closing = ")" if self.high_open or self.high == float("inf") else "]"
+        return f"{opening}{text(self.low)}, {text(self.high)}{closing}"
+
+
+def check_ranges(params) -> None:
+    """Refuse a parameter dataclass whose numbers are not finite or lie outside their field's range: the
+    ``RANGES`` mapping (field -> ``Range``) of its class and its bases; a tuple's entries are checked one by one,
+    None passes. ``ValueError`` names the class, the field, the value and the range."""
+    import math
+
+    ranges = {}
+    for klass in reversed(type(params).__mro__):
+        ranges.update(vars(klass).get("RANGES", {}))
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            allowed = ranges.get(field.name)
+            if not math.isfinite(item) or (allowed is not None and item not in allowed):
+                where = f" {allowed}" if allowed is not None else ": a finite number"
+                raise ValueError(f"{type(params).__name__}: {field.name}={value!r} is outside its range{where}")

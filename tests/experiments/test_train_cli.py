@@ -332,3 +332,33 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
         io.save_checkpoint({"state_dict": {"w": torch.zeros(2)}}, target)
     assert target.read_bytes() == before  # the previous checkpoint is intact
     assert sorted(p.name for p in target.parent.iterdir()) == ["last.ckpt"]  # no temporary file left
+
+
+def test_a_damaged_run_file_is_named_with_what_to_do(training_root, tmp_path):
+    """A 0-byte run.json (a full disk when a run started): the error names the file and what it should hold."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_bytes(b"")
+    with pytest.raises(DataError, match=r"run\.json: damaged .*it should read \{\"config\": \"siamrpnpp/demo\"\}"):
+        main(["--config", "siamrpnpp/demo", "--data_root", str(training_root), "--out", str(out)])
+
+
+def test_run_files_are_written_atomically(training_root, tmp_path, monkeypatch):
+    """A full disk while the run's files are written leaves no partial run.json and names the file."""
+    import errno
+    import os as os_module
+
+    real_write = os_module.write
+
+    def full_disk(descriptor, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(os_module, "write", full_disk)
+    try:
+        with pytest.raises(OSError, match=r"run\.json"):
+            main(["--config", "siamrpnpp/demo", "--data_root", str(training_root), "--out", str(out),
+                  "--logging.wandb=false", "--logging.csv=false", "--trainer.max_steps=1"])
+    finally:
+        monkeypatch.setattr(os_module, "write", real_write)
+    assert not (out / "run.json").exists() and not list(out.glob(".run.json*"))

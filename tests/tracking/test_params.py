@@ -45,3 +45,45 @@ def test_errors_name_the_key_and_the_accepted_ones():
         build_params(Example, {"flag": 1})
     with pytest.raises(ValueError, match="is not a valid"):
         build_params(Example, {"rate": True})
+
+
+def _tracker_parameter_classes():
+    from tracking.trackers.hierarchical import HierarchicalParams
+    from tracking.trackers.mfst import MFSTParams
+    from tracking.trackers.online import OnlineParams
+    from tracking.trackers.siamfc import SiamFCParams
+    from tracking.trackers.siamrpn import SiamRPNParams
+    from tracking.trackers.snscf import SNSCFParams
+
+    return [SiamRPNParams, SNSCFParams, SiamFCParams, OnlineParams, MFSTParams, HierarchicalParams]
+
+
+@pytest.mark.parametrize("params_class", _tracker_parameter_classes())
+def test_tracker_values_outside_their_range_are_refused_with_the_range(params_class):
+    import math
+
+    from tracking.params import check_ranges
+
+    defaults = params_class()
+    check_ranges(defaults)  # the published values lie inside
+    for bad in (float("nan"), float("inf"), -5.0):
+        with pytest.raises(ValueError, match=rf"{params_class.__name__}: window_influence=.* is outside its range "
+                                             r"\[0, 1\]"):
+            build_params(params_class, {"window_influence": bad})
+    with pytest.raises(ValueError, match=r"window_influence=1\.5 is outside its range \[0, 1\]"):
+        build_params(params_class, {"window_influence": "1.5"})  # as --set gives it
+    for name, allowed in params_class.RANGES.items():
+        value = getattr(defaults, name)
+        if value is None:
+            continue
+        outside = allowed.high + 1 if math.isfinite(allowed.high) else allowed.low - 1
+        bad = tuple(outside for _ in value) if isinstance(value, tuple) else type(value)(outside)
+        with pytest.raises(ValueError, match=rf"{name}=.* is outside its range"):
+            build_params(params_class, {name: bad})
+
+
+def test_a_range_prints_as_an_interval_and_checks_open_ends():
+    from tracking.params import Range
+
+    assert str(Range(0, 1)) == "[0, 1]" and str(Range(0, low_open=True)) == "(0, inf)"
+    assert 0 in Range(0, 1) and 0 not in Range(0, 1, low_open=True) and 1 not in Range(0, 1, high_open=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from tracking.errors import DataError
+from tracking.torch_files import torch_load_options
 from tracking.models.backbones import ALEXNET_LEGACY_FEATURES
 _DW_PARTS = {"template_conv.conv": "conv_kernel.0", "template_conv.bn": "conv_kernel.1",
              "search_conv.conv": "conv_search.0", "search_conv.bn": "conv_search.1",
@@ -129,10 +130,9 @@ def read_pysot_checkpoint(path, trust_pickle: bool = False, reference: str = "py
     """Read a ``reference`` (pysot ``model.pth``, siamfc-pytorch ``siamfc_alexnet_e50.pth``) checkpoint; pickled
     non-tensor objects need ``trust_pickle`` (only for trusted files)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, f"{reference} checkpoint not found")
+    options = torch_load_options(path, f"{reference} checkpoint")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        data = torch.load(path, map_location="cpu", weights_only=not trust_pickle, **options)
     except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file
         hint = "" if trust_pickle else " (if the file is trusted and holds other pickled objects, pass trust_pickle)"
         raise DataError(path, f"cannot read checkpoint ({type(error).__name__}: {error}){hint}") from error

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tracking.params import check_ranges
 from tracking.precision import check_precision
 
 
@@ -76,6 +77,7 @@ class InferenceParams:
 
     def __post_init__(self):
         check_precision(self.precision)
+        check_ranges(self)  # every subclass's fields: its RANGES and finite numbers
 
 
 class LockstepTracker:

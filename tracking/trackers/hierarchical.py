@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tracking.params import Range
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
 CTL_NORMALIZATIONS = ("minmax", "none")
@@ -61,13 +62,12 @@ class HierarchicalParams(SiamFCParams):
     htl_start: int = 10
     ctl_normalization: str = "minmax"
 
+    RANGES = {"alpha": Range(0, low_open=True), "history_length": Range(1), "htl_start": Range(0)}
+
     def __post_init__(self):
         super().__post_init__()
         if self.ctl_normalization not in CTL_NORMALIZATIONS:
             raise ValueError(f"ctl_normalization must be one of {CTL_NORMALIZATIONS}, got {self.ctl_normalization!r}")
-        if self.alpha <= 0 or self.history_length < 1:
-            raise ValueError(f"alpha must be positive and history_length at least 1, got {self.alpha}, "
-                             f"{self.history_length}")
 
 
 # The single-layer baselines of paper 000: SiamFC's step on one level, upsampled as the hierarchical tracker's.

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from tracking.models.mfst import BRANCHES, FUSIONS, fuse
+from tracking.params import Range
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
@@ -70,6 +71,9 @@ class MFSTParams(SiamFCParams):
     branch_fusion: str = "soft_weight"
     branch_weights: tuple[float, ...] = (0.3, 0.7)
 
+    RANGES = {"min_scale": Range(0, 1, low_open=True), "max_scale": Range(1), "s_weights": Range(0),
+              "a_weights": Range(0), "branch_weights": Range(0)}
+
     def __post_init__(self):
         super().__post_init__()
         for name in ("s_weights", "a_weights", "branch_weights"):
@@ -79,8 +83,6 @@ class MFSTParams(SiamFCParams):
                 raise ValueError(f"{name} must be one of {FUSIONS}, got {getattr(self, name)!r}")
         if len(self.branch_weights) != len(BRANCHES):
             raise ValueError(f"branch_weights are (S, A): two values, got {list(self.branch_weights)}")
-        if not 0 < self.min_scale <= 1 <= self.max_scale:
-            raise ValueError(f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
 
     def upsampled_size(self, response_size: int) -> int:
         # the released tracker resizes 17 -> 17 x 16 = 272 with align_corners=True (its centre 135.5)

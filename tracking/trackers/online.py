@@ -62,6 +62,7 @@ import torch
 import torch.nn as nn
 
 from tracking.models.inference import inference_network
+from tracking.params import Range
 from tracking.tracker import rgb_frame
 from tracking.trackers.hierarchical import psr
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
@@ -95,16 +96,9 @@ class OnlineParams(SiamFCParams):
     peak_weight: float = 0.5
     defer_current_map: bool = True
 
-    def __post_init__(self):
-        super().__post_init__()
-        if self.learning_rate < 0 or self.iterations < 0 or not 0 <= self.momentum < 1:
-            raise ValueError(f"learning_rate and iterations must be non-negative and momentum in [0, 1), got "
-                             f"{self.learning_rate}, {self.iterations}, {self.momentum}")
-        if self.trainable_layers is not None and self.trainable_layers < 0:
-            raise ValueError(f"trainable_layers must be None (all) or a count >= 0, got {self.trainable_layers}")
-        if not 0 <= self.peak_weight <= 1 or not 0 <= self.confidence_threshold < 1:
-            raise ValueError(f"peak_weight must be in [0, 1] and confidence_threshold in [0, 1), got "
-                             f"{self.peak_weight}, {self.confidence_threshold}")
+    RANGES = {"learning_rate": Range(0), "trainable_layers": Range(0), "iterations": Range(0),
+              "momentum": Range(0, 1, high_open=True), "loss_threshold": Range(0),
+              "confidence_threshold": Range(0, 1, high_open=True), "peak_weight": Range(0, 1)}
 
 
 # ------------------------------------------------------------------------------------------------ equations

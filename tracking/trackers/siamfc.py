@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from tracking.crops import crop_and_resize_siamfc, padded_frames, resample_windows, siamfc_windows
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
-from tracking.params import build_params
+from tracking.params import Range, build_params
 from tracking.precision import with_precision
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import InferenceParams, LockstepTracker
@@ -76,12 +76,14 @@ class SiamFCParams(InferenceParams):
     align_corners: bool = False
     box_index_base: int = 1
 
+    RANGES = {"context_amount": Range(0), "instance_size": Range(1), "scale_num": Range(1),
+              "scale_step": Range(0, low_open=True), "scale_lr": Range(0, 1), "scale_penalty": Range(0, 1, True),
+              "window_influence": Range(0, 1), "response_up": Range(1), "box_index_base": Range(0, 1)}
+
     def __post_init__(self):
         super().__post_init__()
         if self.upsample_mode not in UPSAMPLE_MODES:
             raise ValueError(f"upsample_mode must be one of {UPSAMPLE_MODES}, got {self.upsample_mode!r}")
-        if self.scale_num < 1 or self.response_up < 1:
-            raise ValueError(f"scale_num and response_up must be positive, got {self.scale_num}, {self.response_up}")
 
     def upsampled_size(self, response_size: int) -> int:
         return (response_size - 1) * self.response_up + 1 if self.align_corners else response_size * self.response_up

@@ -20,7 +20,7 @@ from tracking.crops import context_size, crop_and_resize, crop_batch, padded_fra
 from tracking.models.anchors import generate_anchors
 from tracking.models.inference import inference_network
 from tracking.network_input import network_batch, network_layout_torch, to_network_layout
-from tracking.params import build_params
+from tracking.params import Range, build_params
 from tracking.precision import with_precision
 from tracking.tracker import initial_box, rgb_frame
 from tracking.trackers.batched import InferenceParams, LockstepTracker
@@ -54,6 +54,9 @@ class SiamRPNParams(InferenceParams):
     lr: float = 0.38
     instance_size: int = 255
     context_amount: float = 0.5
+
+    RANGES = {"penalty_k": Range(0), "window_influence": Range(0, 1), "lr": Range(0, 1),
+              "instance_size": Range(1), "context_amount": Range(0)}
 
 
 class SiamRPNTracker(LockstepTracker):

@@ -35,6 +35,7 @@ from tracking.models.correlation_filter import (HCF_INTERP_FACTOR, HCF_LAMBDA, H
                                                 FilterSpectrum, absolute_lambda, filter_response,
                                                 gaussian_label, hann_window, interpolate, learn_filter,
                                                 pad_for_fft, sample_on_anchor_grid)
+from tracking.params import Range
 from tracking.trackers.siamrpn import SiamRPNParams, SiamRPNTracker
 
 RANKINGS = ("cf", "blend", "product", "rpn")
@@ -58,17 +59,16 @@ class SNSCFParams(SiamRPNParams):
     ranking: str = "cf"
     rpn_weight: float = 0.5
 
+    RANGES = {"cf_lr": Range(0, 1), "cf_lambda": Range(0, low_open=True), "cf_sigma_factor": Range(0, low_open=True),
+              "cf_layer_weights": Range(0), "rpn_weight": Range(0, 1)}
+
     def __post_init__(self):
         super().__post_init__()
         object.__setattr__(self, "cf_layer_weights", tuple(float(w) for w in self.cf_layer_weights))
         if self.ranking not in RANKINGS:
             raise ValueError(f"ranking must be one of {RANKINGS}, got {self.ranking!r}")
-        if not 0.0 <= self.cf_lr <= 1.0 or not 0.0 <= self.rpn_weight <= 1.0:
-            raise ValueError(f"cf_lr and rpn_weight must be in [0, 1], got {self.cf_lr}, {self.rpn_weight}")
-        if self.cf_lambda <= 0 or self.cf_sigma_factor <= 0:
-            raise ValueError("cf_lambda and cf_sigma_factor must be positive")
-        if any(w < 0 for w in self.cf_layer_weights) or sum(self.cf_layer_weights) <= 0:
-            raise ValueError(f"cf_layer_weights must be >= 0 with a positive sum, got {self.cf_layer_weights}")
+        if sum(self.cf_layer_weights) <= 0:
+            raise ValueError(f"cf_layer_weights must have a positive sum, got {self.cf_layer_weights}")
 
 
 class SNSCFTracker(SiamRPNTracker):

@@ -188,3 +188,22 @@ def test_vot_results_check_their_identity_too(tmp_path):
                                identity={"tracker": "FirstBox", "parameters": {}, "checkpoint_sha256": "aaa"})
     assert again.skipped == ["vidA"] and again.tracked == []
     assert np.isfinite(np.loadtxt(tmp_path / "results" / "VOT" / "T" / "baseline" / "vidA" / "vidA_time.txt")).any()
+
+
+def test_a_file_where_the_result_folder_should_be_is_named(tmp_path):
+    (tmp_path / "results" / "OTB").mkdir(parents=True)
+    (tmp_path / "results" / "OTB" / "NCC").write_text("not a folder")
+    with pytest.raises(DataError, match=r"results/OTB/NCC: is a file, where the result folder .* should be a folder"):
+        claim_result_folder(tmp_path / "results" / "OTB" / "NCC", {"tracker": "NCC", "parameters": {}})
+
+
+def test_a_writer_whose_folder_was_taken_over_stops_before_writing(tmp_path):
+    from tracking.evaluation.identity import check_claim
+
+    folder = tmp_path / "T"
+    claim_result_folder(folder, {"tracker": "A", "parameters": {"k": 1}})
+    check_claim(folder, {"tracker": "A", "parameters": {"k": 1}})
+    claim_result_folder(folder, {"tracker": "A", "parameters": {"k": 2}}, overwrite=True)  # another run's values
+    with pytest.raises(DataError, match=r"was claimed by another run while this one was writing into it \(tracker "
+                                        r"parameters differ \(k: 2 there, 1 now\)\)"):
+        record_results(folder, {"tracker": "A", "parameters": {"k": 1}}, [])

@@ -170,3 +170,26 @@ def test_import_cli_writes_a_checkpoint_that_tracks(tmp_path):
 
     with pytest.raises(SystemExit):
         main(["--pysot", str(pysot_file), "--config", "siamrpnpp/r50_l234_dwxcorr", "--out", str(tmp_path)])
+
+
+def test_import_cli_takes_pysot_experiment_names_and_refuses_non_checkpoints(tmp_path, capsys):
+    from experiments.import_pysot import main, suite_config
+
+    torch.manual_seed(0)
+    source = SiamRPN(network("siamrpnpp/alex_dwxcorr")).eval()
+    pysot_file = tmp_path / "model.pth"
+    torch.save(suite_to_pysot(source), pysot_file)
+    # what a pysot user types: the experiment's name, or its config file
+    assert main(["--pysot", str(pysot_file), "--config", "siamrpn_alex_dwxcorr", "--out",
+                 str(tmp_path / "a.ckpt")]) == 0
+    assert main(["--pysot", str(pysot_file), "--config", "pysot/experiments/siamrpn_alex_dwxcorr/config.yaml",
+                 "--out", str(tmp_path / "b.ckpt")]) == 0
+    assert suite_config("siamrpn_r50_l234_dwxcorr_otb") == "siamrpnpp/r50_l234_dwxcorr_otb"
+    assert suite_config("siamrpnpp/demo") == "siamrpnpp/demo"
+    # random bytes: "not a checkpoint", not torch's weights_only advice
+    (tmp_path / "random.pth").write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    with pytest.raises(SystemExit):
+        main(["--pysot", str(tmp_path / "random.pth"), "--config", "siamrpn_alex_dwxcorr", "--out", str(tmp_path)])
+    message = capsys.readouterr().err
+    assert "random.pth: cannot read pysot checkpoint: the file is not a checkpoint" in message
+    assert "weights_only" not in message

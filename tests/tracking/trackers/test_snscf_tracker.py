@@ -148,7 +148,7 @@ def test_state_is_per_sequence():
 def test_parameters_are_checked():
     with pytest.raises(ValueError, match="ranking must be one of"):
         SNSCFParams(ranking="scores")
-    with pytest.raises(ValueError, match="cf_lr and rpn_weight"):
+    with pytest.raises(ValueError, match=r"SNSCFParams: cf_lr=1.5 is outside its range \[0, 1\]"):
         SNSCFParams(cf_lr=1.5)
     with pytest.raises(ValueError, match="positive sum"):
         SNSCFParams(cf_layer_weights=(0.0, 0.0, 0.0))
