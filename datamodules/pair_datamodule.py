@@ -287,11 +287,12 @@ class PairDataModule(pl.LightningDataModule):
     def _loader(self, dataset: PairDataset, fixed: bool) -> DataLoader:
         world_size, rank = self._replicas()
         sampler = PairSampler(len(dataset), num_replicas=world_size, rank=rank, fixed=fixed)
-        if not fixed and self._trainer_attached():
+        fit_loop = getattr(getattr(self, "trainer", None), "fit_loop", None)
+        if not fixed and fit_loop is not None:
             # the epoch Lightning is about to train (a resumed run's included): Lightning creates the first
             # iterator before its set_epoch call, and a multi-worker iterator draws prefetch_factor x workers
             # indices when it is created, which would otherwise come from epoch 0
-            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+            sampler.set_epoch(fit_loop.epoch_progress.current.processed)
         workers = self.num_workers
         context = self.multiprocessing_context if workers > 0 else None
         resumable = {} if fixed else {"progress": self._training_progress if self._trainer_attached() else None}
