@@ -27,7 +27,8 @@ command line (``--model.init_args.optim.base_lr=5e-3``, ``--data.init_args.batch
   of another config is refused. Nothing is written before every check has passed.
 - The crop sizes, input layout and context of the training pairs are the model's (``training_crops()``), linked
   to the data module, never restated; the data seed is ``seed_everything``. ImageNet weights (the model's
-  ``pretrained_backbone``) load for new runs only.
+  ``pretrained_backbone``: ``imagenet`` in the configs whose paper starts from them, ``none`` in the demos) load
+  for new runs only, before anything is written: missing offline, the launch stops naming the file.
 """
 from __future__ import annotations
 
@@ -427,6 +428,10 @@ class SuiteCLI(LightningCLI):
         out_dir = Path(self.config.out)
         ckpt_path = checkpoint_to_resume(out_dir, self.config.resume)
         check_run_folder(out_dir, self.config_name)
+        if ckpt_path is None:  # before anything is written: missing ImageNet weights stop a launch clean
+            self.model.load_pretrained()
+        else:
+            print(f"resuming from {ckpt_path}", file=sys.stderr)
         if not is_launched_rank():
             # atomic: a full disk or a kill leaves each file whole or absent, never empty
             atomic_write_text(out_dir / RUN_FILE, json.dumps({"config": self.config_name}) + "\n")
@@ -435,10 +440,6 @@ class SuiteCLI(LightningCLI):
             for logger in self.trainer.loggers:
                 if type(logger).__name__ == "WandbLogger" and not (out_dir / WANDB_ID_FILE).is_file():
                     atomic_write_text(out_dir / WANDB_ID_FILE, logger.version + "\n")
-        if ckpt_path is None:
-            self.model.load_pretrained()
-        else:
-            print(f"resuming from {ckpt_path}", file=sys.stderr)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen backbones' BN
             warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # the run's own checkpoints

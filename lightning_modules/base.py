@@ -144,6 +144,17 @@ class EpochLRSpace(LRScheduler):
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
+NO_PRETRAINED = ("", "none")
+
+
+def load_backbone_weights(backbone: nn.Module, source: str) -> None:
+    """``pretrained_backbone`` of a new run: "none" (or "") keeps the random initialisation on purpose; "imagenet"
+    loads the weights the paper starts from (``tracking.models.imagenet_weights``: torchvision's cache, or a
+    clear error naming the file when it is missing offline); anything else is a weights file."""
+    if str(source).lower() not in NO_PRETRAINED:
+        backbone.load_pretrained(str(source))
+
+
 def set_batchnorm_mode(module: nn.Module, train: bool) -> None:
     for child in module.modules():
         if isinstance(child, nn.modules.batchnorm._BatchNorm):

@@ -21,11 +21,10 @@ over all levels). ``default_tracker`` names the one a checkpoint runs by default
 """
 from __future__ import annotations
 
-import sys
 
 import torch
 
-from lightning_modules.base import OptimizerSchedule, SiameseModule, plain
+from lightning_modules.base import OptimizerSchedule, SiameseModule, load_backbone_weights, plain
 from tracking.models.losses import balanced_logistic_loss, siamfc_labels
 from tracking.models.siamfc import SiamFC, SiamFCNetwork, siamfc_network
 from tracking.trackers.hierarchical import PAPER_LAYER_PARAMS, HierarchicalParams, HierarchicalSiamFCTracker
@@ -53,9 +52,10 @@ class SiamFCModule(SiameseModule):
         benchmark_tracker: per-benchmark tracker values, ``{benchmark: {tracker name: {...}}}``.
         positive_radius, negative_radius: label radii in search pixels (siamfc-pytorch r_pos 16, r_neg 0).
         train_search_size, context_amount: training search crop (239) and context (0.5).
-        pretrained_backbone: weights for new runs: "" (the reference's random initialisation), a file path
-            (ImageNet weights of a torchvision backbone, or a siamfc-pytorch checkpoint for the AlexNet) or
-            "torchvision" (download).
+        pretrained_backbone: weights of new runs' backbone: "none" (the reference's random initialisation),
+            "imagenet" (torchvision's ImageNet weights from its cache, for the torchvision backbones of papers 000 and
+            001: ``tracking.models.imagenet_weights``), or a file path (ImageNet weights of a torchvision backbone, or
+            a siamfc-pytorch checkpoint for the AlexNet).
         optim: SGD and the learning-rate space (``SIAMFC_SCHEDULE`` by default).
     """
 
@@ -137,12 +137,7 @@ class SiamFCModule(SiameseModule):
         return SiamFCTracker(network, params, level=name, device=self.device, name=f"SiamFC-{name}")
 
     def load_pretrained(self) -> None:
-        source = self.hparams.pretrained_backbone
-        if source:
-            self.model.backbone.load_pretrained(source)
-        elif self.network_config.backbone.startswith("torchvision_"):
-            print(f"note: the {self.network_config.backbone} backbone starts from random weights; the paper uses "
-                  f"ImageNet weights: --model.init_args.pretrained_backbone=PATH", file=sys.stderr)
+        load_backbone_weights(self.model.backbone, self.hparams.pretrained_backbone)
 
     def forward(self, template: torch.Tensor, search: torch.Tensor):
         return self.model(template, search)

@@ -13,11 +13,10 @@ What pysot's ``tools/train.py`` does and how it maps here (the mechanics live in
 """
 from __future__ import annotations
 
-import sys
 
 import torch
 
-from lightning_modules.base import OptimizerSchedule, SiameseModule, plain
+from lightning_modules.base import OptimizerSchedule, SiameseModule, load_backbone_weights, plain
 from tracking.models.config import AnchorTargetParams, SiamRPNNetwork, network_config
 from tracking.models.losses import rpn_loss
 from tracking.models.siamrpn import SiamRPN
@@ -36,8 +35,9 @@ class SiamRPNppModule(SiameseModule):
         targets: anchor-target thresholds and counts (``AnchorTargetParams``).
         cls_loss_weight, loc_loss_weight: pysot ``TRAIN.CLS_WEIGHT`` (1.0) / ``TRAIN.LOC_WEIGHT`` (1.2).
         train_search_size, context_amount: training search crop (255) and context (0.5).
-        pretrained_backbone: ImageNet weights for new runs: "" (random), a file path (torchvision or pysot
-            layout) or "torchvision" (download).
+        pretrained_backbone: weights of new runs' backbone: "imagenet" (the paper's start: pysot's
+            ``pretrained_models`` file or torchvision's, from torchvision's cache: ``tracking.models.imagenet_weights``),
+            "none" (random, on purpose: the demo configs), or a file path (torchvision or pysot layout).
         optim: SGD and the learning-rate space (``OptimizerSchedule``; pysot's r50 8-GPU recipe by default).
         target_seed: seeds the random anchor subsampling (per rank).
 
@@ -98,12 +98,7 @@ class SiamRPNppModule(SiameseModule):
         return SiamRPNTracker(network, params, device=self.device)
 
     def load_pretrained(self) -> None:
-        source = self.hparams.pretrained_backbone
-        if source:
-            self.model.backbone.load_pretrained(source)
-        elif self.network_config.backbone.startswith(("resnet", "mobilenet")):
-            print(f"note: the {self.network_config.backbone} backbone starts from random weights; the paper starts "
-                  f"from ImageNet weights: --model.init_args.pretrained_backbone=PATH", file=sys.stderr)
+        load_backbone_weights(self.model.backbone, self.hparams.pretrained_backbone)
 
     def forward(self, template: torch.Tensor, search: torch.Tensor):
         return self.model(template, search)

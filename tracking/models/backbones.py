@@ -49,6 +49,16 @@ def read_state_dict(path) -> dict:
     return data
 
 
+IMAGENET = "imagenet"  # pretrained_backbone value: the paper's ImageNet weights (tracking.models.imagenet_weights)
+
+
+def _torchvision_source(arch: str, weights: str) -> tuple[str, str, str]:
+    from torchvision.models import get_model_weights
+
+    url = getattr(get_model_weights(arch), weights).url
+    return url.rsplit("/", 1)[-1], url, f"torchvision's {arch} {weights}"
+
+
 class Backbone(nn.Module):
     """Common interface: ``forward(x) -> list[Tensor]``, ``out_channels``, ``layer_groups()``."""
 
@@ -59,10 +69,13 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
     def load_pretrained(self, source: str) -> None:
-        """Load ImageNet weights: ``source`` is a file path or "torchvision" (download via torchvision)."""
-        if source == "torchvision":
-            state_dict = self._torchvision_weights()
-            where = "torchvision"
+        """Load ImageNet weights: ``source`` is a file path, or "imagenet" (the weights the paper used, from
+        torchvision's cache: ``tracking.models.imagenet_weights``; "torchvision" is the same)."""
+        if source in (IMAGENET, "torchvision"):
+            from tracking.models.imagenet_weights import imagenet_state_dict
+
+            state_dict = imagenet_state_dict(self)
+            where = IMAGENET
         else:
             state_dict = read_state_dict(source)
             where = source
@@ -80,8 +93,11 @@ class Backbone(nn.Module):
             raise DataError(where, f"pretrained weights have wrong shapes: {wrong[:5]}")
         self.load_state_dict(usable, strict=False)
 
-    def _torchvision_weights(self) -> dict:
-        raise DataError("torchvision", f"no torchvision weights for {type(self).__name__}")
+    def imagenet_source(self) -> tuple[str, str | None, str]:
+        """(file name in torchvision's cache, download URL or None, where the file comes from) of this backbone's
+        ImageNet weights."""
+        raise DataError(IMAGENET, f"the {type(self).__name__} backbone has no ImageNet weights (its paper trains it "
+                                  "from random weights): use pretrained_backbone=none")
 
     def _rename_pretrained(self, state_dict: dict) -> dict:
         return state_dict
@@ -218,14 +234,10 @@ class ResNetBackbone(Backbone):
         groups.update({name: getattr(self, name) for name in self.stages})
         return groups
 
-    def _torchvision_weights(self) -> dict:
-        if self.layout != "torchvision":
-            raise DataError("torchvision", f"torchvision weights need the torchvision layout (backbone "
-                                           f"'{self.depth}'), not '{self.depth}_pysot'")
-        import torchvision
-
-        builder = getattr(torchvision.models, self.depth)
-        return builder(weights="IMAGENET1K_V1").state_dict()
+    def imagenet_source(self) -> tuple[str, str | None, str]:
+        if self.layout == "pysot":  # 3x3 downsampling convolutions: torchvision's 1x1 ones do not fit
+            return f"{self.depth}.model", None, f"pysot's pretrained_models/{self.depth}.model"
+        return _torchvision_source(self.depth, "IMAGENET1K_V1")
 
 
 # --------------------------------------------------------------------------------------------- AlexNet
@@ -259,6 +271,9 @@ class AlexNetLegacy(Backbone):
 
     def layer_groups(self) -> dict[str, nn.Module]:
         return {f"layer{i}": getattr(self, f"layer{i}") for i in range(1, 6)}
+
+    def imagenet_source(self) -> tuple[str, str | None, str]:
+        return "alexnet-bn.pth", None, "pysot's pretrained_models/alexnet-bn.pth"
 
     def _rename_pretrained(self, state_dict: dict) -> dict:
         # also accept the 'alexnetlegacy' naming (features.N) besides pysot's 'alexnet' naming (layerN.M)
@@ -353,6 +368,9 @@ class InvertedResidual(nn.Module):
 
 class MobileNetV2Backbone(Backbone):
     """pysot's MobileNetV2 (``mobile_v2.py``): stages 4-7 dilated (2, 2, 4, 4) instead of strided."""
+
+    def imagenet_source(self) -> tuple[str, str | None, str]:
+        return "mobilenet_v2.pth", None, "pysot's pretrained_models/mobilenet_v2.pth"
 
     # expansion t, channels c, blocks n, stride s, dilation d
     SETTINGS = [(1, 16, 1, 1, 1), (6, 24, 2, 2, 1), (6, 32, 3, 2, 1), (6, 64, 4, 1, 2),
@@ -474,10 +492,10 @@ class TorchvisionFeatures(Backbone):
         self.out_channels = self._probe_channels()
 
     def _load_into(self, network: nn.Module, weights: str) -> None:
-        if weights == "torchvision":
-            import torchvision
+        if weights in (IMAGENET, "torchvision"):
+            from tracking.models.imagenet_weights import imagenet_state_dict
 
-            state = getattr(torchvision.models, self.arch)(weights="DEFAULT").state_dict()
+            state = _modern_densenet_keys(imagenet_state_dict(self))
         else:
             state = _modern_densenet_keys(_strip_prefixes(read_state_dict(weights)))
         missing, _ = network.load_state_dict(state, strict=False)
@@ -526,10 +544,8 @@ class TorchvisionFeatures(Backbone):
                 groups[self.outputs[current]].append(module)
         return {name: nn.ModuleList(modules) for name, modules in groups.items()}
 
-    def _torchvision_weights(self) -> dict:
-        import torchvision
-
-        return getattr(torchvision.models, self.arch)(weights="DEFAULT").state_dict()
+    def imagenet_source(self) -> tuple[str, str | None, str]:
+        return _torchvision_source(self.arch, "DEFAULT")
 
     def _rename_pretrained(self, state_dict: dict) -> dict:
         # torchvision's names live under the extractor's ``body``
