@@ -22,7 +22,8 @@ Where the paper is silent, the values are those of the correlation-filter tracke
   windowed, zero-padded to the search map's 31x31 at the same scale, both maps then to 32x32 for a fast FFT), with
   the label at the template's target,
   applied to the search crop's features, and regressed to the Gaussian at the known target position there:
-  ``sum_{m,n} (f - y)^2 + lambda ||w||^2``, averaged over the positive pairs and the levels ``cf.levels``.
+  ``sum_{m,n} (f - y)^2 + lambda ||w||^2``, averaged over the positive pairs and summed over the levels
+  ``cf.levels`` (``cf.level_reduction: sum``: the paper's joint loss is a sum; ``mean`` divides it by their count).
   lambda_cf = 1 (``cf.weight``): the paper's training loss is "the sum" of the two. Negative pairs have no target
   and only enter the RPN loss. Batches without ``template_box`` take the template's target at the crop centre.
 - **Schedule** (configs ``experiments/configs/snscf/``): 5 epochs training the RPN branches only (neck and heads,
@@ -99,7 +100,7 @@ class SNSCFModule(SiamRPNppModule):
         return losses
 
     def filter_loss(self, template_maps: list, search_maps: list, batch: dict) -> torch.Tensor:
-        """The Eq. 7 term (module docstring), averaged over the levels ``cf.levels``."""
+        """The Eq. 7 term (module docstring) of the levels ``cf.levels``, summed (or averaged: ``cf.level_reduction``)."""
         stride = float(self.network_config.anchor_stride)
         template_size, search_size = batch["template"].shape[-1], batch["search"].shape[-1]
         search_centers, search_sizes = box_centers_and_sizes(batch["search_box"])
@@ -116,7 +117,8 @@ class SNSCFModule(SiamRPNppModule):
                 template, search, feature_cells(template_centers, template_size, template.shape[-1], stride),
                 template_sizes / stride, feature_cells(search_centers, search_size, search.shape[-1], stride),
                 search_sizes / stride, valid, self.cf_config.ridge_lambda, self.cf_config.sigma_factor))
-        return torch.stack(losses).mean()
+        losses = torch.stack(losses)
+        return losses.sum() if self.cf_config.level_reduction == "sum" else losses.mean()
 
     def create_tracker(self, name: str, params: SNSCFParams, network):
         return SNSCFTracker(network, params, device=self.device)

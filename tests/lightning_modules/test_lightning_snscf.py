@@ -166,3 +166,31 @@ def test_training_steps_and_checkpoint_build_the_snscf_tracker(tmp_path):
     tracker.init(frame, [100, 80, 40, 50])
     box = tracker.update(frame)
     assert box.shape == (4,) and np.isfinite(box).all()
+
+
+def test_the_levels_eq7_terms_are_summed_as_the_papers_joint_loss():
+    """"The sum" of the RPN loss and Eq. 7, one filter per level: the levels' terms add up (``level_reduction``
+    "sum", the config default); "mean" divides by their count. Three copies of one level make it visible."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    module = tiny_module()
+    data = batch()
+    _, _, template_maps, search_maps = module.model.forward_levels(data["template"], data["search"])
+    one = module.filter_loss(template_maps, search_maps, data)
+    assert module.cf_config.level_reduction == "sum"
+    module.cf_config = dataclasses.replace(module.cf_config, levels=(0, 0, 0))
+    torch.testing.assert_close(module.filter_loss(template_maps, search_maps, data), 3 * one)
+    module.cf_config = dataclasses.replace(module.cf_config, level_reduction="mean")
+    torch.testing.assert_close(module.filter_loss(template_maps, search_maps, data), one)
+    with pytest.raises(ValueError, match="level_reduction must be 'sum' or 'mean'"):
+        tiny_module(cf={"levels": [0], "level_reduction": "max"})
+    assert resolved_config("snscf/r50_l234_acf").model.init_args.cf.level_reduction == "sum"
+
+
+def test_otb_style_benchmarks_track_with_siamrpnpps_otb_values():
+    config = resolved_config("snscf/r50_l234_acf").model.init_args
+    for benchmark in ("otb", "uav123", "lasot"):
+        assert config.benchmark_tracker[benchmark]["snscf"] == {"penalty_k": 0.24, "window_influence": 0.5, "lr": 0.25}
+    otb = resolved_config("siamrpnpp/r50_l234_dwxcorr_otb").model.init_args.tracker
+    assert (otb.penalty_k, otb.window_influence, otb.lr) == (0.24, 0.5, 0.25)  # pysot's OTB experiment

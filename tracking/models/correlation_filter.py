@@ -169,13 +169,16 @@ class CorrelationFilterLoss:
     ``levels``: indices of the network's feature levels (0 = conv3, 1 = conv4, 2 = conv5 for ``used_layers``
     [2, 3, 4]) that carry a filter; ``ridge_lambda`` and ``sigma_factor``: HCF's relative lambda and label width;
     ``weight``: lambda_cf, 1.0 as the paper sums the two losses ("the sum of standard smooth loss L in (2) and the
-    correlation filter loss w* in (7)").
+    correlation filter loss w* in (7)"). ``level_reduction``: how the levels' Eq. 7 terms combine: "sum" (the
+    paper's joint loss is a sum, with one filter per level), or "mean" (the same gradient direction, 1/len(levels)
+    of the magnitude).
     """
 
     levels: tuple[int, ...] = (0, 1, 2)
     ridge_lambda: float = HCF_LAMBDA
     sigma_factor: float = HCF_SIGMA_FACTOR
     weight: float = 1.0
+    level_reduction: str = "sum"
 
     def __post_init__(self):
         object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
@@ -183,6 +186,8 @@ class CorrelationFilterLoss:
             raise ValueError("cf levels is empty: name at least one feature level")
         if self.ridge_lambda <= 0 or self.sigma_factor <= 0 or self.weight < 0:
             raise ValueError(f"cf: ridge_lambda and sigma_factor must be > 0 and weight >= 0, got {self}")
+        if self.level_reduction not in ("sum", "mean"):
+            raise ValueError(f"cf: level_reduction must be 'sum' or 'mean', got {self.level_reduction!r}")
 
 
 def correlation_filter_loss(template_features: torch.Tensor, search_features: torch.Tensor,
