@@ -171,6 +171,8 @@ class PairDataModule(pl.LightningDataModule):
         same_scale_xy, integer_shift, interpolation: SiamFC's augmentation (siamfc-pytorch ``transforms.py``):
             one scale factor for both axes (``RandomStretch``), whole-pixel shifts (its random crop), and
             "random" cv2 interpolations instead of "linear" (see ``datamodules.augment``).
+        search_after_template: positive pairs' search frame 1..frame_range frames after the template's (MFST's
+            released sampler; ``PairConfig``).
         power_of_two_scale: scale factors ``2 ** U(-scale, scale)`` (SNS-CF's 2^{+-1/8} / 2^{+-1/4} with
             ``template_scale`` 0.125, ``search_scale`` 0.25 and ``same_scale_xy``) instead of ``1 + U(-scale, scale)``.
         batch_size: per device. num_workers: data-loader processes per device (persistent).
@@ -188,6 +190,7 @@ class PairDataModule(pl.LightningDataModule):
                  search_blur: float = 0.2, blur_kernel: tuple[int, int] = (5, 45), gray: float = 0.0,
                  flip: float = 0.0, color: float = 1.0, image_format: str = "bgr255", same_scale_xy: bool = False,
                  integer_shift: bool = False, interpolation: str = "linear", power_of_two_scale: bool = False,
+                 search_after_template: bool = False,
                  batch_size: int = 28,
                  num_workers: int = 4, seed: int = 0, val_pairs: int = 1000, val_fraction: float = 0.02,
                  pin_memory: bool = True, prefetch_factor: int = 4, progress: bool = True,
@@ -205,7 +208,8 @@ class PairDataModule(pl.LightningDataModule):
             template_flip=flip, template_color=color, search_shift=search_shift, search_scale=search_scale,
             search_blur=search_blur, search_flip=flip, search_color=color, gray=gray, negative=negative,
             blur_kernel=tuple(blur_kernel), image_format=image_format, same_scale_xy=same_scale_xy,
-            integer_shift=integer_shift, interpolation=interpolation, power_of_two_scale=power_of_two_scale)
+            integer_shift=integer_shift, interpolation=interpolation, power_of_two_scale=power_of_two_scale,
+            search_after_template=search_after_template)
         self.videos_per_epoch = videos_per_epoch
         self.batch_size = batch_size
         self.num_workers = num_workers

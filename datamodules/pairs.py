@@ -67,6 +67,10 @@ class PairConfig:
     """Crop sizes and augmentation, defaults of the ResNet-50 SiamRPN++ (pysot ``siamrpn_r50_l234_dwxcorr``);
     ``same_scale_xy``, ``integer_shift`` and ``interpolation="random"`` give SiamFC's (``datamodules.augment``);
     ``power_of_two_scale`` draws the scale factors as ``2 ** U(-scale, scale)`` (SNS-CF's).
+    ``search_after_template``: a positive pair's search frame comes 1 to ``frame_range`` usable frames after its
+    template frame (MFST's released sampler, ``datasets/vid.py``: a gap d ~ U[1, min(n, range)], at most n - 1, then
+    the template at U[0, n - 1 - d]); off, it is any frame within ``frame_range`` either side, the same one
+    included (pysot's).
 
     ``negative``: probability of a negative pair (0.2 ResNet, 0.05 AlexNet). ``gray``: probability that both
     crops are made gray. ``context_amount``: SiamFC context. The template size is the exemplar scale: the window
@@ -93,6 +97,7 @@ class PairConfig:
     same_scale_xy: bool = False   # SiamFC: one stretch factor for both axes
     integer_shift: bool = False   # SiamFC: whole-pixel offsets (its random 239 crop of a 247 centre crop)
     power_of_two_scale: bool = False  # SNS-CF: factors 2 ** U(-scale, scale) instead of 1 + U(-scale, scale)
+    search_after_template: bool = False  # MFST: the search frame 1..frame_range frames after the template's
     interpolation: str = "linear"  # "random": a cv2 interpolation drawn per crop, as SiamFC draws them
 
     def __post_init__(self):
@@ -232,13 +237,18 @@ class PairDataset(Dataset):
         positions = _valid_positions(spec.source, track)
         if len(positions) == 0:
             raise _Skip("empty_track", _track_name(spec.source, track), "no usable frame")
-        template_index = int(rng.integers(len(positions)))
+        if config.search_after_template and not negative:
+            template_index, search_index = forward_pair(len(positions), spec.frame_range, rng)
+        else:
+            template_index = int(rng.integers(len(positions)))
+            low = max(template_index - spec.frame_range, 0)
+            high = min(template_index + spec.frame_range, len(positions) - 1)
         template_ref = (source_number, track, int(positions[template_index]))
         if negative:
             search_ref = self._other_target(source_number, track, rng)
+        elif config.search_after_template:
+            search_ref = (source_number, track, int(positions[search_index]))
         else:
-            low = max(template_index - spec.frame_range, 0)
-            high = min(template_index + spec.frame_range, len(positions) - 1)
             search_ref = (source_number, track, int(positions[rng.integers(low, high + 1)]))
         template_image, template_frame_box = self._read(template_ref)
         if search_ref == template_ref:
@@ -331,6 +341,17 @@ class PairSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+def forward_pair(count: int, frame_range: int, rng: np.random.Generator) -> tuple[int, int]:
+    """(template, search) indices among ``count`` usable frames, the search one after the template (MFST's sampler,
+    ``PairConfig.search_after_template``): gap d ~ U[1, min(count, frame_range)], at most count - 1; template ~
+    U[0, count - 1 - d]. One usable frame pairs with itself."""
+    if count < 2:
+        return 0, 0
+    gap = min(int(rng.integers(1, max(1, min(count, frame_range)) + 1)), count - 1)
+    start = int(rng.integers(0, count - gap))
+    return start, start + gap
 
 
 def _valid_positions(source, track: int) -> np.ndarray:

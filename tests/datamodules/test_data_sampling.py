@@ -221,6 +221,27 @@ def test_frame_range_one_image_datasets_pair_the_same_image():
         assert sample.template_ref == sample.search_ref
 
 
+def test_search_after_template_is_mfsts_forward_sampler():
+    """MFST's released sampler: the search frame 1..frame_range usable frames after the template, never the same
+    frame (pysot's default picks either side and may pick the template itself); gaps cover 1..range."""
+    from datamodules.pairs import forward_pair
+
+    source = RectangleSource(tracks=2, frames=12)
+    forward = PairDataset([SourceSpec(source, frame_range=4)], PairConfig(negative=0.0, search_after_template=True),
+                          videos_per_epoch=400)
+    gaps = [forward.sample(index).search_ref[2] - forward.sample(index).template_ref[2] for index in range(400)]
+    assert min(gaps) == 1 and max(gaps) == 4 and set(gaps) == {1, 2, 3, 4}
+    either = PairDataset([SourceSpec(source, frame_range=4)], PairConfig(negative=0.0), videos_per_epoch=400)
+    gaps = [either.sample(index).search_ref[2] - either.sample(index).template_ref[2] for index in range(400)]
+    assert min(gaps) < 0 and 0 in gaps
+    rng = np.random.default_rng(0)
+    assert forward_pair(1, 100, rng) == (0, 0)
+    assert all(forward_pair(3, 100, rng) in {(0, 1), (0, 2), (1, 2)} for _ in range(50))  # gap at most n - 1
+    from experiments.train import resolved_config
+
+    assert resolved_config("mfst/mfst").data.init_args.search_after_template is True
+
+
 def test_epoch_mixes_sources_by_weight_and_num_use():
     a, b = RectangleSource(tracks=10, frames=1), RectangleSource(tracks=4, frames=1, seed=1)
     dataset = PairDataset([SourceSpec(a, weight=3.0), SourceSpec(b, weight=1.0)], PairConfig(),
