@@ -2,6 +2,7 @@
 
     python -m experiments.ablation --paper snscf --data /data/OTB100 --runs outputs/runs
     python -m experiments.ablation --paper snscf --benchmark vot --data /data/VOT2018 --ckpt "SNS-CF=snscf.ckpt"
+    python -m experiments.ablation --paper hsiamfc --data /data/OTB --ckpt "hsiamfc/vgg19=vgg19.ckpt" ...
 
 A paper's plan (``experiments/ablations/<paper>.py``: ``PLAN = AblationPlan(...)``) names its columns: a label, the
 training config whose checkpoint is evaluated (by default ``<runs>/<config>/checkpoints/last.ckpt``, where
@@ -27,27 +28,34 @@ from experiments import cli
 ONE_PASS_KINDS = ("otb", "uav123", "lasot")
 METRICS = {  # benchmark protocol -> (row title, key)
     "ope": (("DP@20 (%)", "dp"), ("OS@0.5 (%)", "os"), ("CLE (px)", "cle"), ("FPS", "fps")),
+    "ope_scores": (("Success AUC", "success"), ("Precision@20", "precision"), ("FPS", "fps")),
     "vot": (("EAO", "eao"), ("Accuracy", "accuracy"), ("Robustness", "robustness"), ("AO", "ao"), ("FPS", "fps")),
 }
 
 
 @dataclass(frozen=True)
 class AblationColumn:
-    """One variant: ``label`` in the table, the training ``config`` whose checkpoint it evaluates, and the paper's
-    numbers for it (``paper``: metric key -> value, keys of :data:`METRICS`)."""
+    """One variant: ``label`` in the table, the training ``config`` whose checkpoint it evaluates, the paper's
+    numbers for it (``paper``: metric key -> value, keys of :data:`METRICS`) and which of the checkpoint's trackers
+    runs (``tracker``; None: its main one), so columns may share a checkpoint (a paper's per-layer baselines)."""
 
     label: str
     config: str
     paper: tuple[tuple[str, float], ...] = ()
+    tracker: str | None = None
 
 
 @dataclass(frozen=True)
 class AblationPlan:
-    """A paper's ablation: ``title``, its ``columns`` and a ``note`` printed under the paper's numbers."""
+    """A paper's ablation: ``title``, its ``columns``, a ``note`` printed under the paper's numbers, the rows of
+    one-pass benchmarks (``one_pass_metrics``: a key of :data:`METRICS`) and reader options of the benchmark
+    (``benchmark_options``, e.g. ``(("version", 2013),)`` for OTB-2013)."""
 
     title: str
     columns: tuple[AblationColumn, ...]
     note: str = ""
+    one_pass_metrics: str = "ope"
+    benchmark_options: tuple[tuple[str, object], ...] = ()
 
 
 def load_plan(paper: str) -> AblationPlan:
@@ -57,21 +65,24 @@ def load_plan(paper: str) -> AblationPlan:
 
     available = sorted(entry.name[:-3] for entry in resources.files("experiments.ablations").iterdir()
                        if entry.name.endswith(".py") and not entry.name.startswith("_"))
+    paper = paper.replace("-", "_")  # make ablation PAPER=siamfc-online: the module siamfc_online
     if paper not in available:
         raise ValueError(f"no ablation for paper {paper!r}; available: {', '.join(available) or 'none'}")
     return importlib.import_module(f"experiments.ablations.{paper}").PLAN
 
 
 def checkpoints(plan: AblationPlan, runs: Path, given: dict[str, str]) -> dict[str, Path]:
-    """Each column's checkpoint: ``given[label]`` or the config's run folder; a missing one stops the ablation,
-    saying how to make it."""
-    unknown = sorted(set(given) - {column.label for column in plan.columns})
+    """Each column's checkpoint: ``given[label]``, ``given[config]`` (every column of that config) or the config's
+    run folder; a missing one stops the ablation, saying how to make it."""
+    known = {column.label for column in plan.columns} | {column.config for column in plan.columns}
+    unknown = sorted(set(given) - known)
     if unknown:
         raise ValueError(f"--ckpt for unknown column(s) {unknown}; the columns: "
-                         f"{', '.join(column.label for column in plan.columns)}")
+                         f"{', '.join(column.label for column in plan.columns)} (or their configs)")
     paths, missing = {}, []
     for column in plan.columns:
-        path = Path(given.get(column.label, runs / column.config / "checkpoints" / "last.ckpt"))
+        default = given.get(column.config, runs / column.config / "checkpoints" / "last.ckpt")
+        path = Path(given.get(column.label, default))
         if not path.is_file():
             missing.append(f"{column.label}: {path} (make train CONFIG={column.config}, or "
                            f"--ckpt \"{column.label}=PATH\")")
@@ -116,7 +127,8 @@ def measure(kind: str, tracker, benchmark, out_dir: Path, label: str, identity: 
         return {"eao": scores["eao"], "accuracy": scores["accuracy"], "robustness": scores["robustness"],
                 "ao": ao, "fps": fps}
     return {"dp": 100 * scores["precision_20"], "os": 100 * scores["success_rate_50"],
-            "cle": scores["center_error_mean"], "fps": scores["speed_fps"]}
+            "cle": scores["center_error_mean"], "fps": scores["speed_fps"], "success": scores["success_auc"],
+            "precision": scores["precision_20"]}
 
 
 def side_by_side(plan: AblationPlan, protocol: str, values: dict[str, dict[str, float]]) -> str:
@@ -140,14 +152,15 @@ def run_ablation(plan: AblationPlan, kind: str, data, out_dir, runs, given: dict
     kind = kind.lower()
     if kind not in ONE_PASS_KINDS + ("vot",):
         raise ValueError(f"benchmark {kind!r}: the ablation runs on {', '.join(ONE_PASS_KINDS + ('vot',))}")
-    protocol = "vot" if kind == "vot" else "ope"
+    protocol = "vot" if kind == "vot" else plan.one_pass_metrics
     paths = checkpoints(plan, Path(runs), dict(given or {}))
-    benchmark = open_benchmark(kind, data)
+    benchmark = open_benchmark(kind, data, **(dict(plan.benchmark_options) if kind == "otb" else {}))
     out_dir = Path(out_dir)
     measured = {}
     for column in plan.columns:
-        tracker = load_tracker(str(paths[column.label]), device=device, benchmark=kind)
-        print(f"{column.label}: {column.config} ({paths[column.label]})", flush=True)
+        tracker = load_tracker(str(paths[column.label]), device=device, benchmark=kind, tracker=column.tracker)
+        print(f"{column.label}: {column.config}{f' ({column.tracker})' if column.tracker else ''} "
+              f"({paths[column.label]})", flush=True)
         measured[column.label] = measure(kind, tracker, benchmark, out_dir, column.label,
                                          run_identity(tracker, paths[column.label]), max_sequences, progress)
     paper = {column.label: dict(column.paper) for column in plan.columns}

@@ -39,7 +39,7 @@ def test_otb_columns_side_by_side(setup, capsys):
     printed = capsys.readouterr().out
     assert set(summary["measured"]) == {"SiamRPN++", "SNS-CF"}
     for label, values in summary["measured"].items():
-        assert set(values) == {"dp", "os", "cle", "fps"}
+        assert set(values) == {"dp", "os", "cle", "fps", "success", "precision"}
         report = score_ope(open_benchmark("otb", root / "otb"), root / "out" / "results" / "OTB" / label,
                            progress=False)
         assert values["dp"] == pytest.approx(100 * report.overall["precision_20"])
@@ -81,3 +81,42 @@ def test_snscf_plan_names_table3_configs():
                                            "robustness": 0.223, "ao": 0.487, "fps": 35.1}
     with pytest.raises(ValueError, match="no ablation for paper 'nope'"):
         ablation.load_plan("nope")
+
+
+def test_columns_sharing_a_checkpoint_run_their_own_trackers(setup, tmp_path, capsys):
+    """Two columns of one checkpoint (a paper's offline / online trackers): each tracks with its tracker, the rows
+    are success AUC and precision, and --ckpt CONFIG=PATH gives every column of that config its file."""
+    root, _ = setup
+    module = build_cli(["--config", "siamfc/demo", "--seed_everything=0"], model_only=True).model
+    checkpoint = tmp_path / "siamfc.ckpt"
+    save_checkpoint(module, checkpoint)
+    plan = ablation.AblationPlan(
+        title="offline vs online", one_pass_metrics="ope_scores",
+        columns=(ablation.AblationColumn("offline", "siamfc/demo", paper=(("fps", 121.0),), tracker="siamfc"),
+                 ablation.AblationColumn("online", "siamfc/demo", paper=(("fps", 103.0),), tracker="online")))
+    summary = ablation.run_ablation(plan, "otb", root / "otb", tmp_path / "out", tmp_path / "runs",
+                                    given={"siamfc/demo": str(checkpoint)}, device="cpu", progress=False)
+    printed = capsys.readouterr().out
+    assert "Success AUC" in printed and "Precision@20" in printed and "DP@20" not in printed
+    identities = {label: json.loads((tmp_path / "out" / "results" / "OTB" / label / "identity.json").read_text())
+                  for label in ("offline", "online")}
+    assert identities["offline"]["tracker"] != identities["online"]["tracker"]  # SiamFC-... vs SiamFC-OT
+    for label in ("offline", "online"):
+        report = score_ope(open_benchmark("otb", root / "otb"), tmp_path / "out" / "results" / "OTB" / label,
+                           progress=False)
+        assert summary["measured"][label]["success"] == pytest.approx(report.overall["success_auc"])
+
+
+def test_paper_plans_of_the_siamfc_family_score_otb_2013():
+    hierarchical = ablation.load_plan("hsiamfc")
+    assert dict(hierarchical.benchmark_options) == {"version": 2013}
+    assert {c.config for c in hierarchical.columns} == {"hsiamfc/vgg19", "hsiamfc/resnet50", "hsiamfc/densenet169"}
+    assert [c.tracker for c in hierarchical.columns[:4]] == ["conv3", "conv4", "conv5", "hierarchical"]
+    assert dict(hierarchical.columns[3].paper) == {"success": 0.604, "precision": 0.859}
+    online = ablation.load_plan("siamfc-online")  # the make target's name
+    assert dict(online.benchmark_options) == {"version": 2013}
+    assert [(c.config, c.tracker, dict(c.paper)["fps"]) for c in online.columns[:2]] == [
+        ("siamfc/imagenet_alexnet", "siamfc", 121), ("siamfc/imagenet_alexnet", "online", 103)]
+    from experiments.train import config_names
+
+    assert {c.config for plan in (hierarchical, online) for c in plan.columns} <= set(config_names())
