@@ -163,6 +163,12 @@ def main(argv=None):
           + (f", {run.fps:.1f} fps" if run.frames else ""))
     if evaluation.report.missing:
         print(f"missing results for: {', '.join(evaluation.report.missing)}")
+    from tracking.evaluation.runner import _selected_names, sequence_info_totals
+
+    totals = sequence_info_totals(run.result_dir, _selected_names(benchmark, args.max_sequences))
+    if totals:  # e.g. the online tracker: did online training happen at all?
+        print(f"per-sequence info ({int(totals.pop('sequences'))} sequences, {run.result_dir / 'info'}): "
+              + ", ".join(f"{key} {value:g}" for key, value in sorted(totals.items())))
     print(evaluation.table)
     print(f"results: {run.result_dir}")
     print(f"reports: {evaluation.report_dir}")

@@ -17,6 +17,8 @@ killed at any point leaves either a complete result or none: never a partial fil
 """
 from __future__ import annotations
 
+import json
+
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -323,9 +325,13 @@ def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
         else:
             time_text = format_times(times)
         check_claim(result_dir, identity)
+        written = [time_file]
         atomic_write_text(time_file, time_text)
+        if hasattr(tracker, "sequence_info"):  # what the tracker did in this sequence (online training's gate)
+            written.append(sequence_info_file(result_dir, name))
+            atomic_write_text(written[-1], json.dumps(tracker.sequence_info(), sort_keys=True) + "\n")
         atomic_write_text(record_file, format_boxes(boxes))  # last: its existence marks the sequence done
-        record_results(result_dir, identity, [time_file, record_file])
+        record_results(result_dir, identity, [*written, record_file])
         summary.tracked.append(name)
         summary.frames += len(boxes)
         summary.seconds += float(times.sum())
@@ -342,6 +348,28 @@ def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
             yield name, _counted(ope_steps(sequence, _checked_init_box(benchmark, sequence)), name, len(sequence))
 
     return PendingRun(tracker, summary, benchmark, names, jobs, write, bar.close)
+
+
+INFO_FOLDER = "info"
+
+
+def sequence_info_file(result_dir, sequence_name: str) -> Path:
+    """``<result_dir>/info/<sequence>.json``: what a tracker with ``sequence_info()`` reports of one sequence (the
+    online tracker: its gate openings and trainings)."""
+    return Path(result_dir) / INFO_FOLDER / f"{sequence_name}.json"
+
+
+def sequence_info_totals(result_dir, names) -> dict[str, float]:
+    """The sums of the per-sequence info of ``names`` (those that have an info file); empty when none has."""
+    totals: dict[str, float] = {}
+    for name in names:
+        path = sequence_info_file(result_dir, name)
+        if path.is_file():
+            for key, value in json.loads(path.read_text()).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    totals[key] = totals.get(key, 0) + value
+            totals["sequences"] = totals.get("sequences", 0) + 1
+    return totals
 
 
 def _claim(folder: Path, identity: dict, overwrite: bool, claimed: bool) -> None:

@@ -24,17 +24,18 @@ network, then:
 
 Choices where the paper is silent (each an ``OnlineParams`` value or stated here):
 
-- **Score maps as distributions.** A raw map has negative values (SiamFC's conv5 has no ReLU; the maps are the
-  logits its logistic loss trains). It becomes a distribution by a softmax over its cells,
-  ``r_i = exp(R_i) / sum_j exp(R_j)``: the exponential makes every value positive (and no cell 0, so the KL and
-  its gradient stay finite), the sum makes it 1; computed in float64. Both maps are the network's raw 17x17 maps
-  (``out_scale x xcorr``, no upsampling, no window, no scale penalty). Shifting by the minimum and dividing by the
-  sum (SiamFC's normalisation of its response) was measured first: on the demo's trained SiamFC it never gives a
-  KL above T_l = 1 (at most 0.30 over 632 held-out frames against the first frame's map), so the paper's
-  threshold would switch the training off; with the softmax the KL exceeds 1 on 6 % of those frames.
-- **Peak and PSR** are taken on those distributions (so ``Peak_r`` compares how concentrated the two maps are,
-  whatever the sign of the raw maps); PSR is paper 000's whole-map ``(max - mean) / std``
-  (``tracking.trackers.hierarchical.psr``). A template map with a zero PSR (flat) gives ``PSR_r = 1``.
+- **Score maps as distributions** (``map_normalization``). A raw map has negative values (SiamFC's conv5 has no
+  ReLU; the maps are the logits its logistic loss trains). "Normalized to ensure sum r = 1": by default
+  ``(R - min R) / sum(R - min R)`` (SiamFC's normalisation of its response), which does not depend on the
+  response's units, so the absolute threshold T_l = 1 means the same whatever the network's output scale; each
+  cell is floored at 1e-9 so the KL stays finite. A softmax ``exp(R_i / T) / sum_j exp(R_j / T)`` is the option
+  ("softmax", ``softmax_temperature`` T): its KL depends on the scale (the same maps, peak moved 3 cells: KL 0.07
+  at scale 1, >= 2.96 at scale 10), so T becomes part of the gate. Computed in float64 on the network's raw 17x17
+  maps (``out_scale x xcorr``, no upsampling, no window, no scale penalty).
+- **Peak and PSR** are taken on those distributions (so ``Peak_r`` compares how concentrated the two maps are);
+  PSR is the correlation-filter definition the paper cites for Eq. 8 (:func:`sidelobe_psr`): ``(max - mean) /
+  std`` of the sidelobe, the map without the ``psr_window`` x ``psr_window`` (11) cells around the peak. A template
+  map with a zero PSR (flat sidelobe) gives ``PSR_r = 1``.
 - **The template map update** blends the two distributions, so R_t stays one; it uses the R_c whose confidence
   was measured (before the fine-tuning), whenever ``JCPP > T_c`` (whether or not the loss exceeded T_l).
 - **Iterations.** Each of the 4 iterations recomputes R_c with the current weights. An iteration whose loss is
@@ -64,7 +65,6 @@ import torch.nn as nn
 from tracking.models.inference import inference_network
 from tracking.params import Range
 from tracking.tracker import rgb_frame
-from tracking.trackers.hierarchical import psr
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
 
@@ -84,7 +84,10 @@ class OnlineParams(SiamFCParams):
     (``model``): the fine-tuning trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's
     affine parameters included), and the tracking copy is folded again from it after each training. ``compile``
     compiles only the source's tracking copy: after a sequence's first training it tracks with the folded learner
-    uncompiled (a compilation per training would cost more than it saves).
+    uncompiled (a compilation per training would cost more than it saves). ``map_normalization``: how a score map
+    becomes the distribution of Eq. 4, "minmax" (``(R - min R) / sum(R - min R)``: independent of the response's
+    units) or "softmax" (``softmax(R / softmax_temperature)``). ``psr_window``: the side of the window around the
+    peak that the PSR's sidelobe excludes (11: the correlation-filter PSR the paper cites).
     """
 
     learning_rate: float = 1e-3
@@ -95,18 +98,56 @@ class OnlineParams(SiamFCParams):
     confidence_threshold: float = 0.7
     peak_weight: float = 0.5
     defer_current_map: bool = True
+    map_normalization: str = "minmax"
+    softmax_temperature: float = 1.0
+    psr_window: int = 11
 
     RANGES = {"learning_rate": Range(0), "trainable_layers": Range(0), "iterations": Range(0),
               "momentum": Range(0, 1, high_open=True), "loss_threshold": Range(0),
-              "confidence_threshold": Range(0, 1, high_open=True), "peak_weight": Range(0, 1)}
+              "confidence_threshold": Range(0, 1, high_open=True), "peak_weight": Range(0, 1),
+              "softmax_temperature": Range(0, low_open=True), "psr_window": Range(1)}
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.map_normalization not in MAP_NORMALIZATIONS:
+            raise ValueError(f"map_normalization must be one of {MAP_NORMALIZATIONS}, got {self.map_normalization!r}")
 
 
 # ------------------------------------------------------------------------------------------------ equations
-def score_distribution(score_map: torch.Tensor) -> torch.Tensor:
-    """A score map as a distribution over its cells: the softmax ``exp(R_i) / sum_j exp(R_j)`` in float64 (every
-    cell positive, negative scores included). Differentiable."""
+MAP_NORMALIZATIONS = ("minmax", "softmax")
+MINMAX_FLOOR = 1e-9  # probability mass added to every cell of a "minmax" map (then renormalised): no cell is 0
+
+
+def score_distribution(score_map: torch.Tensor, normalization: str = "minmax",
+                       temperature: float = 1.0) -> torch.Tensor:
+    """A score map as a distribution over its cells ("normalized to ensure sum r = 1", Eq. 4), in float64,
+    differentiable. "minmax": ``(R - min R) / sum(R - min R)``, unchanged when the scores are scaled (SiamFC's
+    ``out_scale`` or any other unit), each cell then floored at ``MINMAX_FLOOR`` so the KL stays finite (a flat map
+    is uniform); "softmax": ``exp(R_i / T) / sum_j exp(R_j / T)`` with ``temperature`` T, which depends on the units
+    (T is then part of the gate)."""
     values = score_map.double()
-    return torch.softmax(values.flatten(), dim=0).view_as(values)
+    if normalization == "softmax":
+        return torch.softmax(values.flatten() / temperature, dim=0).view_as(values)
+    if normalization != "minmax":
+        raise ValueError(f"normalization must be one of {MAP_NORMALIZATIONS}, got {normalization!r}")
+    shifted = values - values.min()
+    mass = shifted / shifted.sum().clamp_min(torch.finfo(torch.float64).tiny)  # all 0 for a flat map
+    return (mass + MINMAX_FLOOR) / (mass.sum() + MINMAX_FLOOR * values.numel())  # a flat map: uniform
+
+
+def sidelobe_psr(score_map, window: int = 11) -> float:
+    """The correlation-filter peak-to-sidelobe ratio the paper cites for Eq. 8: ``(max - mean_s) / std_s`` over the
+    sidelobe, the map without the ``window`` x ``window`` cells around the peak (clipped at the borders); 0 for a
+    flat sidelobe, or when the window covers the whole map."""
+    values = np.asarray(score_map, dtype=np.float64)
+    peak = np.unravel_index(int(np.argmax(values)), values.shape)
+    half = window // 2
+    sidelobe = np.ones(values.shape, dtype=bool)
+    sidelobe[tuple(slice(max(0, index - half), index + half + 1) for index in peak)] = False
+    lobe = values[sidelobe]
+    if lobe.size == 0 or lobe.std() == 0:
+        return 0.0
+    return float((values.max() - lobe.mean()) / lobe.std())
 
 
 def kl_divergence(template: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
@@ -124,12 +165,13 @@ def relative(current: float, template: float) -> float:
     return min(1.0, current / template) if template > 0 else 1.0
 
 
-def joint_confidence(current, template, peak_weight: float = 0.5) -> tuple[float, float, float]:
-    """(Peak_r, PSR_r, JCPP) of the current map against the template map (Eq. 8-9), both distributions."""
+def joint_confidence(current, template, peak_weight: float = 0.5, psr_window: int = 11) -> tuple[float, float, float]:
+    """(Peak_r, PSR_r, JCPP) of the current map against the template map (Eq. 8-9), both distributions; the PSR is
+    :func:`sidelobe_psr`."""
     current = np.asarray(torch.as_tensor(current).detach().cpu(), dtype=np.float64)
     template = np.asarray(torch.as_tensor(template).detach().cpu(), dtype=np.float64)
     peak_r = relative(float(current.max()), float(template.max()))
-    psr_r = relative(psr(current), psr(template))
+    psr_r = relative(sidelobe_psr(current, psr_window), sidelobe_psr(template, psr_window))
     return peak_r, psr_r, peak_weight * peak_r + (1 - peak_weight) * psr_r
 
 
@@ -204,6 +246,15 @@ class OnlineSiamFCTracker(SiamFCTracker):
         self.exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)
         self.template_map = self._current_map(image)[0]
         self.last = {}
+        self.counts = {"online_steps": 0, "gate_opened": 0, "trainings": 0, "sgd_steps": 0}
+
+    def sequence_info(self) -> dict:
+        """What online training did in this sequence (the runner writes it beside the results): online steps
+        (frames whose confidence was measured), how often the gate opened (JCPP > T_c), trainings and SGD steps."""
+        return dict(self.counts)
+
+    def _distribution(self, score: torch.Tensor) -> torch.Tensor:
+        return score_distribution(score, self.params.map_normalization, self.params.softmax_temperature)
 
     def _current_map(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(distribution, search input) of the exemplar against the search crop centred on the current position."""
@@ -211,7 +262,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         with torch.inference_mode(), self._autocast():
             score = self.model.responses(self.kernel, search)[self.level][0, 0]
         # a clone outside inference mode: R_t takes part in the fine-tuning's autograd graph
-        return score_distribution(score.clone()), search
+        return self._distribution(score.clone()), search
 
     def update(self, image: np.ndarray) -> np.ndarray:
         if not self.params.defer_current_map:
@@ -226,7 +277,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         if pending is not None:
             # the previous frame's online step, on the R_c that came with this call; a training changed the network,
             # so this frame's scales are scored again with it, as they would have been after an immediate step
-            if self.learn_from(score_distribution(responses[self.level][-1, 0].clone()), pending):
+            if self.learn_from(self._distribution(responses[self.level][-1, 0].clone()), pending):
                 with torch.inference_mode(), self._autocast():
                     responses = self._network_outputs(self.kernel, search)
             else:
@@ -244,7 +295,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         """The online step on R_c (``current``, a distribution) of the search input ``search``; True when the
         fine-tuning changed the network."""
         cfg = self.params
-        peak_r, psr_r, jcpp = joint_confidence(current, self.template_map, cfg.peak_weight)
+        peak_r, psr_r, jcpp = joint_confidence(current, self.template_map, cfg.peak_weight, cfg.psr_window)
         kl = float(kl_divergence(self.template_map, current))
         alpha, losses = 0.0, []
         if jcpp > cfg.confidence_threshold:
@@ -254,6 +305,10 @@ class OnlineSiamFCTracker(SiamFCTracker):
             self.template_map = blend_template(self.template_map, current, alpha)
         self.last = {"peak_r": peak_r, "psr_r": psr_r, "jcpp": jcpp, "kl": kl, "alpha": alpha,
                      "steps": len(losses), "losses": losses, "current_map": current}
+        self.counts["online_steps"] += 1
+        self.counts["gate_opened"] += int(jcpp > cfg.confidence_threshold)
+        self.counts["trainings"] += int(bool(losses))
+        self.counts["sgd_steps"] += len(losses)
         return bool(losses)
 
     def _fine_tune(self, search: torch.Tensor) -> list[float]:
@@ -269,7 +324,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
             for _ in range(cfg.iterations):
                 with self._autocast():
                     score = self.learner(self.exemplar, search)[self.level][0, 0]
-                loss = kl_divergence(self.template_map, score_distribution(score))
+                loss = kl_divergence(self.template_map, self._distribution(score))
                 value = thresholded_loss(loss.detach(), cfg.loss_threshold)
                 if value == 0 or not math.isfinite(value):
                     break  # Eq. 5: zero loss, no gradient; the unchanged weights would give it again

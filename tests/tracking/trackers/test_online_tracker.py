@@ -14,8 +14,8 @@ import torch
 
 from tracking.models.siamfc import SiamFC
 from tracking.trackers.online import (OnlineParams, OnlineSiamFCTracker, blend_template, joint_confidence,
-                                      kl_divergence, relative, score_distribution, thresholded_loss,
-                                      trainable_parameters, update_rate)
+                                      kl_divergence, relative, score_distribution, sidelobe_psr,
+                                      thresholded_loss, trainable_parameters, update_rate)
 
 
 IMMEDIATE = {"defer_current_map": False}  # R_c right after its frame: ``last`` is about the frame just returned
@@ -28,13 +28,46 @@ def tensor(values) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------- equations
 def test_a_map_with_negative_values_becomes_a_distribution():
     raw = tensor([[-math.log(2), 0.0], [math.log(3), -math.log(2)]])
-    # softmax: exp gives [1/2, 1, 3, 1/2], divided by their sum 5
-    assert torch.allclose(score_distribution(raw), tensor([[0.1, 0.2], [0.6, 0.1]]))
-    assert torch.allclose(score_distribution(raw + 7.0), tensor([[0.1, 0.2], [0.6, 0.1]]))  # offsets cancel
+    # minmax (the default): R - min R = [0, log 2, log 6, 0], divided by its sum log 12; the floor keeps cells > 0
+    expected = tensor([[0.0, math.log(2)], [math.log(6), 0.0]]) / math.log(12)
+    assert torch.allclose(score_distribution(raw), expected, atol=1e-8)
+    assert torch.allclose(score_distribution(raw + 7.0), expected, atol=1e-8)  # offsets cancel
+    assert torch.allclose(score_distribution(10 * raw), expected, atol=1e-8)  # and so do the response's units
+    assert bool((score_distribution(raw) > 0).all()) and float(score_distribution(raw).sum()) == pytest.approx(1.0)
     assert torch.allclose(score_distribution(torch.zeros(2, 2)), torch.full((2, 2), 0.25, dtype=torch.float64))
-    # no cell is 0 even far below the peak (float64), so the KL stays finite
-    far = score_distribution(tensor([[0.0, -200.0], [-300.0, -400.0]]).float())
+    # softmax (the option): exp gives [1/2, 1, 3, 1/2], divided by their sum 5; its temperature scales the scores
+    assert torch.allclose(score_distribution(raw, "softmax"), tensor([[0.1, 0.2], [0.6, 0.1]]))
+    assert torch.allclose(score_distribution(2 * raw, "softmax", temperature=2.0), tensor([[0.1, 0.2], [0.6, 0.1]]))
+    far = score_distribution(tensor([[0.0, -200.0], [-300.0, -400.0]]).float(), "softmax")
     assert far.dtype == torch.float64 and bool((far > 0).all()) and float(far.sum()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="normalization must be one of"):
+        score_distribution(raw, "l1")
+
+
+def test_the_gates_kl_does_not_depend_on_the_response_scale_by_default():
+    """The same two maps, the peak moved 3 cells, at scale 1 and 10: the softmax's KL (T = 1) grows with the
+    scale and crosses T_l = 1; the default normalisation gives one KL for both."""
+    rows, columns = torch.meshgrid(torch.arange(17.0), torch.arange(17.0), indexing="ij")
+    template = -((rows - 8) ** 2 + (columns - 8) ** 2) / 32
+    moved = -((rows - 8) ** 2 + (columns - 11) ** 2) / 32
+    soft = [float(kl_divergence(score_distribution(scale * template, "softmax"),
+                                score_distribution(scale * moved, "softmax"))) for scale in (1, 10)]
+    assert soft[0] == pytest.approx(0.225, abs=1e-3) and soft[1] == pytest.approx(2.812, abs=1e-3)  # below / above T_l
+    default = [float(kl_divergence(score_distribution(scale * template), score_distribution(scale * moved)))
+               for scale in (1, 10)]
+    assert default[0] == pytest.approx(default[1])
+
+
+def test_psr_is_the_correlation_filter_sidelobe_ratio():
+    rng = np.random.default_rng(0)
+    score = rng.normal(size=(17, 17))
+    score[5, 12] = 9.0
+    sidelobe = np.ones((17, 17), dtype=bool)
+    sidelobe[0:11, 7:17] = False  # the 11 x 11 window around (5, 12), clipped at the borders
+    expected = (9.0 - score[sidelobe].mean()) / score[sidelobe].std()
+    assert sidelobe_psr(score, 11) == pytest.approx(expected)
+    assert sidelobe_psr(np.ones((17, 17)), 11) == 0.0 and sidelobe_psr(score, 41) == 0.0  # nothing left
+    assert OnlineParams().psr_window == 11 and OnlineParams().map_normalization == "minmax"
 
 
 def test_kl_loss_and_its_zero_loss_threshold():
@@ -53,22 +86,21 @@ def test_kl_loss_and_its_zero_loss_threshold():
 
 
 def test_relative_peak_psr_jcpp_alpha_and_the_template_update_by_hand():
-    template = tensor([0.4, 0.3, 0.2, 0.1])  # mean 0.25, std sqrt(0.0125): PSR = 0.15 / 0.1118 = 3 / sqrt(5)
-    current = tensor([0.3, 0.7 / 3, 0.7 / 3, 0.7 / 3])  # one peak, three equal cells: PSR = sqrt(3)
-    peak_r, psr_r, jcpp = joint_confidence(current, template, 0.5)
+    template = tensor([0.4, 0.3, 0.2, 0.1])  # window 1: sidelobe [0.3, 0.2, 0.1], PSR = 0.2 / 0.0816 = sqrt(6)
+    current = tensor([0.3, 0.3, 0.2, 0.2])  # sidelobe [0.3, 0.2, 0.2]: PSR = (0.3 - 0.2333) / 0.0471 = sqrt(2)
+    peak_r, psr_r, jcpp = joint_confidence(current, template, 0.5, psr_window=1)
     assert peak_r == pytest.approx(0.3 / 0.4)  # 0.75
-    assert psr_r == 1.0  # min(1, sqrt(3) / (3 / sqrt(5)) = 1.29)
-    assert jcpp == pytest.approx(0.5 * 0.75 + 0.5 * 1.0)  # 0.875
-    alpha = update_rate(jcpp, 0.7)
+    assert psr_r == pytest.approx(math.sqrt(2 / 6))  # min(1, sqrt(2) / sqrt(6))
+    assert jcpp == pytest.approx(0.5 * 0.75 + 0.5 * math.sqrt(1 / 3))  # 0.6637
+    assert joint_confidence(template, current, 0.5, psr_window=1) == (1.0, 1.0, 1.0)  # both ratios capped
+    assert joint_confidence(current, template, 0.25, psr_window=1)[2] == pytest.approx(0.25 * 0.75 + 0.75 *
+                                                                                         math.sqrt(1 / 3))
+    alpha = update_rate(0.875, 0.7)
     assert alpha == pytest.approx((0.875 - 0.7) / 0.3)  # 0.5833
+    current = tensor([0.3, 0.7 / 3, 0.7 / 3, 0.7 / 3])
     blended = blend_template(template, current, alpha)
     assert torch.allclose(blended, tensor([0.341667, 0.261111, 0.219444, 0.177778]), atol=1e-6)
     assert float(blended.sum()) == pytest.approx(1.0)  # still a distribution
-    # the roles swapped: the peak ratio is capped, the PSR ratio is sqrt(3/5) = 0.7746
-    peak_r, psr_r, jcpp = joint_confidence(template, current, 0.5)
-    assert (peak_r, psr_r) == (1.0, pytest.approx(math.sqrt(3 / 5)))
-    assert jcpp == pytest.approx(0.5 + 0.5 * math.sqrt(3 / 5))  # 0.8873
-    assert joint_confidence(template, current, 0.25)[2] == pytest.approx(0.25 + 0.75 * math.sqrt(3 / 5))
     # alpha: 0 up to T_c (no update), 1 at JCPP = 1 (R_t replaced by R_c)
     assert update_rate(0.7, 0.7) == 0.0 and update_rate(0.5, 0.7) == 0.0 and update_rate(1.0, 0.7) == 1.0
     assert torch.equal(blend_template(template, current, 1.0), current)
@@ -309,3 +341,33 @@ def test_the_deferred_current_map_tracks_as_the_immediate_order_in_one_call_per_
     assert calls == [3] + [n for gate in gates[1:] for n in ([4, 3] if gate["steps"] else [4])]
     assert len(calls) == 1 + frames_after_first + sum(bool(gate["steps"]) for gate in gates[1:])
     assert any(gate["steps"] for gate in gates[1:]) == training
+
+
+def test_an_online_evaluation_records_and_prints_what_online_training_did(tmp_path, capsys):
+    """Per sequence, ``info/<sequence>.json`` beside the results holds how often the gate opened and how many
+    trainings ran (checksummed with the results), and ``make eval-*`` prints their totals."""
+    import json
+
+    from experiments import evaluate
+    from experiments.demo import save_checkpoint
+    from experiments.train import build_cli
+    from tracking.synthetic.video import generate_videos
+    from tracking.synthetic.writers import write_otb
+
+    write_otb(generate_videos(4, 2, num_frames=6, size=(120, 160), difficulty="easy"), tmp_path / "otb")
+    checkpoint = tmp_path / "siamfc.ckpt"
+    save_checkpoint(build_cli(["--config", "siamfc/demo", "--seed_everything=0"], model_only=True).model, checkpoint)
+    evaluate.main(["otb", "--ckpt", str(checkpoint), "--tracker", "online", "--data", str(tmp_path / "otb"), "--out",
+                   str(tmp_path / "out"), "--no-progress", "--device", "cpu", "--set", "confidence_threshold=0",
+                   "--set", "loss_threshold=0", "--set", "defer_current_map=false"])
+    printed = capsys.readouterr().out
+    folder = next((tmp_path / "out" / "results").glob("*/*"))
+    infos = {path.stem: json.loads(path.read_text()) for path in (folder / "info").glob("*.json")}
+    assert len(infos) == 2
+    for info in infos.values():  # 5 frames after the first: an online step each, every gate open (T_c = 0)
+        assert info["online_steps"] == 5 and info["gate_opened"] == 5 and info["trainings"] >= 1
+    total = sum(info["trainings"] for info in infos.values())
+    assert f"per-sequence info (2 sequences, {folder / 'info'}): gate_opened 10, online_steps 10, " in printed
+    assert f"trainings {total}" in printed
+    recorded = json.loads((folder / "identity.json").read_text())["results"]
+    assert {f"info/{name}.json" for name in infos} <= set(recorded)
