@@ -47,7 +47,7 @@ Choices where the paper is silent (each an ``OnlineParams`` value or stated here
   BatchNorm stays in eval mode: its running statistics are the checkpoint's (a batch of one crop would make
   train-mode statistics meaningless); its affine parameters train when inside the trained layers.
 - **Learning rate** (``learning_rate``): not given by the paper; the default and its measurement are in the README
-  (``make sweep SWEEP=siamfc_online`` searches it with ``trainable_layers``).
+  (``make sweep SWEEP=siamfc_online`` searches it against ``map_normalization``).
 
 The paper's numbers (lambda 0.5, T_l 1, T_c 0.7, 4 iterations, momentum 0.9) are the defaults; SiamFC's tracking
 values (``SiamFCParams``) are inherited.
