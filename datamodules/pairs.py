@@ -346,10 +346,11 @@ class PairSampler(DistributedSampler):
 def forward_pair(count: int, frame_range: int, rng: np.random.Generator) -> tuple[int, int]:
     """(template, search) indices among ``count`` usable frames, the search one after the template (MFST's sampler,
     ``PairConfig.search_after_template``): gap d ~ U[1, min(count, frame_range)], at most count - 1; template ~
-    U[0, count - 1 - d]. One usable frame pairs with itself."""
-    if count < 2:
-        return 0, 0
-    gap = min(int(rng.integers(1, max(1, min(count, frame_range)) + 1)), count - 1)
+    U[0, count - 1 - d]. One usable frame, or ``frame_range`` 0, pairs a frame with itself."""
+    if count < 2 or frame_range < 1:
+        same = int(rng.integers(count))
+        return same, same
+    gap = min(int(rng.integers(1, min(count, frame_range) + 1)), count - 1)
     start = int(rng.integers(0, count - gap))
     return start, start + gap
 

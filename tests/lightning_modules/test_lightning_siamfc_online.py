@@ -115,8 +115,8 @@ def test_the_online_tracker_by_name_leaves_the_modules_weights_untouched():
 def test_the_sweep_tunes_the_online_trackers_open_values():
     spec = sweep.load_sweep("siamfc_online")
     assert spec.method == "grid" and spec.metric == "success_auc" and spec.goal == "maximize"
-    assert set(spec.parameters) == {"learning_rate", "trainable_layers"}
+    assert set(spec.parameters) == {"learning_rate", "map_normalization"}
     trials = sweep.grid_trials(spec)
-    assert len(trials) == 9 and {"learning_rate": 0.001, "trainable_layers": None} in trials
+    assert len(trials) == 6 and {"learning_rate": 0.001, "map_normalization": "minmax"} in trials
     for trial in trials:  # every trial is a valid set of the tracker's parameters
         assert OnlineParams(**trial).learning_rate == trial["learning_rate"]
