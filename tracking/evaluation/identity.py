@@ -22,10 +22,13 @@ chosen by name) gets one. Callers that pass none get :func:`default_identity` (n
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import inspect
 import json
+import os
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -161,10 +164,6 @@ def hold_result_folder(folder) -> None:
     """Make this process the folder's one writer until it exits (an exclusive ``flock`` on a lock file beside
     the folder, which the kernel releases when the process ends, however it ends). Another process holding it
     raises ``DataError`` naming the folder and that process."""
-    import fcntl
-    import os
-    import sys
-
     lock = _lock_file(Path(folder))
     key = str(lock.resolve())
     if key in _HELD:
@@ -236,8 +235,6 @@ def claim_result_folder(folder, identity: Mapping, overwrite: bool = False) -> N
                             + "; ".join(differences) + f". {how}")
         stale = _stale_results(folder, recorded)
         if stale:
-            import sys
-
             names = ", ".join(path.relative_to(folder).as_posix() for path in stale)
             print(f"{folder}: {len(stale)} result file(s) differ from what this run recorded when writing them "
                   f"(edited, or written by another tool or an interrupted write): {names}; tracking them again",
@@ -268,8 +265,6 @@ def record_results(folder, identity: Mapping, paths) -> None:
     """Record the sha256 of result files just written into ``folder`` in its ``identity.json`` (checked that the
     folder is still this run's). The processes of one run (a sharded evaluation, DDP ranks) record in turn,
     under a short lock."""
-    import fcntl
-
     folder = Path(folder)
     with open(folder / ".identity.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
