@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pytorch_lightning import Callback
 
-from tracking.evaluation.runner import (_selected_names, default_bench_name, evaluate_tracker, run_ope,
+from tracking.evaluation.runner import (selected_names, default_bench_name, evaluate_tracker, run_ope,
                                         run_vot_supervised)
 
 from tracking.evaluation.identity import claim_result_folder, default_identity
@@ -64,11 +64,11 @@ class BenchmarkEvaluation(Callback):
                  out_dir=None, benchmark_options: dict | None = None, tracker: str | None = None,
                  tracker_overrides: dict | None = None, log_plot: bool = True, progress: bool = True,
                  batch: int = 1):
-        from tracking.evaluation.runner import _normalized_kind
+        from tracking.evaluation.runner import normalized_kind
 
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
-        self.kind = _normalized_kind(benchmark)
+        self.kind = normalized_kind(benchmark)
         self.root = Path(root)
         self.every_n_epochs = int(every_n_epochs)
         self.max_sequences = max_sequences
@@ -149,7 +149,7 @@ class BenchmarkEvaluation(Callback):
         """Track this rank's sequences into ``folder``; returns the scores merged across ranks (OTB-style)."""
         modes = {name: module.training for name, module in pl_module.named_modules()}
         benchmark = self.benchmark()
-        names = _selected_names(benchmark, self.max_sequences)[trainer.global_rank::trainer.world_size]
+        names = selected_names(benchmark, self.max_sequences)[trainer.global_rank::trainer.world_size]
         bench_name = default_bench_name(self.kind, benchmark)
         try:
             with torch.no_grad():

@@ -67,7 +67,7 @@ def _shard_worker(index: int, args, name: str, identity: dict, device: str, pare
     evaluation that started it (``parent``: after its ``kill -9`` no shard goes on writing)."""
     from lightning_modules.checkpoints import load_tracker, parse_overrides
     from tracking.benchmarks import open_benchmark
-    from tracking.evaluation.runner import (_normalized_kind, _selected_names, default_bench_name, run_ope,
+    from tracking.evaluation.runner import (normalized_kind, selected_names, default_bench_name, run_ope,
                                             run_vot_supervised)
     from tracking.processes import exit_when_gone
 
@@ -81,9 +81,9 @@ def _shard_worker(index: int, args, name: str, identity: dict, device: str, pare
     benchmark = open_benchmark(args.benchmark, args.data, **_benchmark_options(args))
     tracker = load_tracker(args.ckpt, parse_overrides(args.overrides), device, tracker=args.tracker,
                            benchmark=args.benchmark)
-    kind = _normalized_kind(args.benchmark)
+    kind = normalized_kind(args.benchmark)
     bench_name = args.bench_name or default_bench_name(kind, benchmark)
-    names = _selected_names(benchmark, args.max_sequences)[index::args.gpus]
+    names = selected_names(benchmark, args.max_sequences)[index::args.gpus]
     results_root = f"{args.out}/results"
     if kind == "vot":
         run_vot_supervised(tracker, benchmark, results_root, name, bench_name, repetitions=args.repetitions,
@@ -102,17 +102,17 @@ def track_shards(args, benchmark, name: str, identity: dict, device: str) -> lis
     import torch.multiprocessing as mp
 
     from tracking.evaluation.identity import claim_result_folder
-    from tracking.evaluation.runner import _normalized_kind, _selected_names, default_bench_name
+    from tracking.evaluation.runner import normalized_kind, selected_names, default_bench_name
 
     if device == "cuda" and args.gpus > torch.cuda.device_count():
         raise SystemExit(f"--gpus {args.gpus}: only {torch.cuda.device_count()} CUDA device(s) here")
-    kind = _normalized_kind(args.benchmark)
+    kind = normalized_kind(args.benchmark)
     bench_name = args.bench_name or default_bench_name(kind, benchmark)
     # claimed once, before the processes start (they find the same identity); this process holds the folder's
     # lock for them until it exits
     folder = Path(args.out) / "results" / bench_name / name
     claim_result_folder(folder, identity, overwrite=args.overwrite)
-    names = _selected_names(benchmark, args.max_sequences)
+    names = selected_names(benchmark, args.max_sequences)
     done_before = {sequence for sequence in names if _has_result(folder, kind, sequence)}
     print(f"{name}: {len(names) - len(done_before)} sequence(s) to track over {args.gpus} {device} process(es)")
     mp.start_processes(_shard_worker, args=(args, name, identity, device, os.getpid()), nprocs=args.gpus,
@@ -163,9 +163,9 @@ def main(argv=None):
           + (f", {run.fps:.1f} fps" if run.frames else ""))
     if evaluation.report.missing:
         print(f"missing results for: {', '.join(evaluation.report.missing)}")
-    from tracking.evaluation.runner import _selected_names, sequence_info_totals
+    from tracking.evaluation.runner import selected_names, sequence_info_totals
 
-    totals = sequence_info_totals(run.result_dir, _selected_names(benchmark, args.max_sequences))
+    totals = sequence_info_totals(run.result_dir, selected_names(benchmark, args.max_sequences))
     if totals:  # e.g. the online tracker: did online training happen at all?
         print(f"per-sequence info ({int(totals.pop('sequences'))} sequences, {run.result_dir / 'info'}): "
               + ", ".join(f"{key} {value:g}" for key, value in sorted(totals.items())))

@@ -105,7 +105,8 @@ def _merge_time_column(time_file: Path, column: list[str], repetition: int) -> s
 
 # --- one-pass evaluation ------------------------------------------------------------------------------------------
 
-def _selected_names(benchmark: Benchmark, max_sequences: int | None) -> list[str]:
+def selected_names(benchmark: Benchmark, max_sequences: int | None) -> list[str]:
+    """The benchmark's sequence names, the first ``max_sequences`` of them when given (what a run tracks)."""
     names = list(benchmark.sequence_names)
     return names if max_sequences is None else names[:max(0, int(max_sequences))]
 
@@ -313,7 +314,7 @@ def ope_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
     identity = identity or default_identity(tracker)
     _claim(result_dir, identity, overwrite, claimed)
     summary = RunSummary(result_dir=result_dir)
-    names = _selected_names(benchmark, max_sequences) if names is None else list(names)
+    names = selected_names(benchmark, max_sequences) if names is None else list(names)
     bar = tqdm(total=len(names), desc=f"{tracker_name} on {bench_name}", unit="seq", disable=not progress,
                dynamic_ncols=True)
 
@@ -483,7 +484,7 @@ def vot_run(tracker: Tracker, benchmark: Benchmark, results_root, tracker_name: 
     _claim(claim_dir, identity, overwrite, claimed)
     result_dir = claim_dir / VOT_EXPERIMENT
     summary = RunSummary(result_dir=result_dir)
-    names = _selected_names(benchmark, max_sequences) if names is None else list(names)
+    names = selected_names(benchmark, max_sequences) if names is None else list(names)
     bar = tqdm(total=len(names), desc=f"{tracker_name} on {bench_name} (supervised)", unit="seq",
                disable=not progress, dynamic_ncols=True)
     tracked: set[str] = set()
@@ -536,7 +537,7 @@ TABLE_COLUMNS = {
 def default_bench_name(kind: str, benchmark: Benchmark | None = None) -> str:
     """got10k's result-folder names: ``OTB2015`` (``OTB`` for an unversioned root), ``VOT2018``, ``GOT-10k``,
     ``LaSOT``, ``UAV123`` / ``UAV20L``."""
-    kind = _normalized_kind(kind)
+    kind = normalized_kind(kind)
     if kind == "otb":
         version = getattr(benchmark, "version", None)
         return f"OTB{version}" if version is not None else "OTB"
@@ -548,7 +549,8 @@ def default_bench_name(kind: str, benchmark: Benchmark | None = None) -> str:
     return {"lasot": "LaSOT", "got10k": "GOT-10k"}[kind]
 
 
-def _normalized_kind(kind: str) -> str:
+def normalized_kind(kind: str) -> str:
+    """``kind`` as one of :data:`KINDS` (case, "-" and "_" ignored: ``GOT-10k`` -> ``got10k``); unknown kinds raise."""
     key = kind.lower().replace("-", "").replace("_", "")
     if key not in KINDS:
         raise ValueError(f"unknown benchmark kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -587,14 +589,14 @@ def score_run(kind: str, sequences, result_dir, tracker_name: str, progress: boo
     """Score the result files of one run with the benchmark's scorer (``tracking.evaluation.scoring``)."""
     from tracking.evaluation.scoring import SCORERS
 
-    return SCORERS[_normalized_kind(kind)](sequences, result_dir, tracker_name, progress=progress)
+    return SCORERS[normalized_kind(kind)](sequences, result_dir, tracker_name, progress=progress)
 
 
 def format_report_table(reports, kind: str) -> str:
     """One row per report: tracker name, the benchmark's headline scores, speed, sequence count."""
     from tracking.evaluation.report import format_table
 
-    protocol = {"vot": "vot", "got10k": "got10k"}.get(_normalized_kind(kind), "ope")
+    protocol = {"vot": "vot", "got10k": "got10k"}.get(normalized_kind(kind), "ope")
     rows = []
     for report in reports:
         row = {"Tracker": report.tracker_name}
@@ -650,7 +652,7 @@ def evaluate_trackers(kind: str, trackers: list[tuple[Tracker, str, dict | None]
     """:func:`evaluate_tracker` for several ``(tracker, tracker_name, identity)`` on one benchmark, each with the
     files and scores it would get alone; ``batch`` > 1 tracks the (tracker, sequence) pairs of all of them in
     lockstep when they can share the network call (:func:`track_runs`), e.g. a sweep's trials of one checkpoint."""
-    kind = _normalized_kind(kind)
+    kind = normalized_kind(kind)
     bench_name = bench_name or default_bench_name(kind, benchmark)
     out_dir = Path(out_dir)
     results_root, reports_root = out_dir / "results", out_dir / "reports"
@@ -665,7 +667,7 @@ def evaluate_trackers(kind: str, trackers: list[tuple[Tracker, str, dict | None]
         else:
             runs.append(ope_run(tracker, benchmark, results_root, tracker_name, bench_name, progress=progress,
                                 max_sequences=max_sequences, identity=identity, overwrite=overwrite))
-    names = _selected_names(benchmark, max_sequences)
+    names = selected_names(benchmark, max_sequences)
     sequences = [benchmark[name] for name in names] if max_sequences is not None else benchmark
     evaluations = []
     for (tracker, tracker_name, _), run in zip(trackers, track_runs(runs, batch)):
