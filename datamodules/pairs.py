@@ -237,19 +237,19 @@ class PairDataset(Dataset):
         positions = _valid_positions(spec.source, track)
         if len(positions) == 0:
             raise _Skip("empty_track", _track_name(spec.source, track), "no usable frame")
-        if config.search_after_template and not negative:
-            template_index, search_index = forward_pair(len(positions), spec.frame_range, rng)
-        else:
-            template_index = int(rng.integers(len(positions)))
-            low = max(template_index - spec.frame_range, 0)
-            high = min(template_index + spec.frame_range, len(positions) - 1)
-        template_ref = (source_number, track, int(positions[template_index]))
         if negative:
+            template_index = int(rng.integers(len(positions)))
             search_ref = self._other_target(source_number, track, rng)
-        elif config.search_after_template:
-            search_ref = (source_number, track, int(positions[search_index]))
         else:
-            search_ref = (source_number, track, int(positions[rng.integers(low, high + 1)]))
+            if config.search_after_template:
+                template_index, search_index = forward_pair(len(positions), spec.frame_range, rng)
+            else:  # pysot's: any frame within frame_range either side, the template's own included
+                template_index = int(rng.integers(len(positions)))
+                low = max(template_index - spec.frame_range, 0)
+                high = min(template_index + spec.frame_range, len(positions) - 1)
+                search_index = int(rng.integers(low, high + 1))
+            search_ref = (source_number, track, int(positions[search_index]))
+        template_ref = (source_number, track, int(positions[template_index]))
         template_image, template_frame_box = self._read(template_ref)
         if search_ref == template_ref:
             search_image, search_frame_box = template_image, template_frame_box
