@@ -6,7 +6,7 @@ part B):
 
 - Branch S: SiamFC's AlexNet (``siamfc_alexnet``, siamfc-pytorch's ``AlexNetV1``: 2,336,320 parameters, BatchNorm),
   its weights from a suite SiamFC checkpoint. Branch A: the ImageNet AlexNet with conv1 at stride 2
-  (``bvlc_alexnet``, or ``torchvision_alexnet_mfst``: ``tracking.models.mfst_backbones``). Both take the same
+  (``bvlc_alexnet``, or ``torchvision_alexnet_mfst``: ``tracking.models.backbones.mfst``). Both take the same
   127 / 255 crops (RGB 0-255; A converts them when its ``a_image_format`` differs) and give conv3 / conv4 / conv5
   features of 10x10 / 8x8 / 6x6 and 26x26 / 24x24 / 22x22: six 17x17 responses.
 - SE blocks (Eq. 1-3; ``tracking.models.ops.SqueezeExcitation``): one per level per branch (six), reduction 4

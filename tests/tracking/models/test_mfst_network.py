@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tracking.errors import DataError
 from tracking.models.backbones import build_backbone
 from tracking.models.mfst import MFST, MFSTNetwork, convert_layout, fuse, mfst_network, normalise_by_max
-from tracking.models.mfst_backbones import BVLCAlexNet, read_bvlc_npy
+from tracking.models.backbones.mfst import BVLCAlexNet, read_bvlc_npy
 from tracking.models.ops import xcorr
 
 LEVELS = ("conv3", "conv4", "conv5")

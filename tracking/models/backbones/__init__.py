@@ -584,13 +584,13 @@ BACKBONES = {
 """Backbone name -> constructor. The hand-written layouts (``resnet*``, ``resnet*_pysot``, ``alexnet_legacy``,
 ``mobilenetv2``) are the ones pysot checkpoints import into, ``siamfc_alexnet`` the one siamfc-pytorch's do;
 ``torchvision_*`` are built from torchvision; ``bvlc_alexnet`` / ``torchvision_alexnet_mfst`` are MFST's branch A
-(``tracking.models.mfst_backbones``)."""
+(``tracking.models.backbones.mfst``)."""
 
 
 def _mfst_backbones():
-    from tracking.models import mfst_backbones  # imported when used: it builds on this module
+    from tracking.models.backbones import mfst  # imported when used: it builds on this module
 
-    return mfst_backbones
+    return mfst
 
 
 def build_backbone(name: str, **options) -> Backbone:
