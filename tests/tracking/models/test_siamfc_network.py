@@ -163,7 +163,7 @@ def test_paper_000_backbones_give_three_17x17_maps(config):
 def test_densenet_files_with_torchvisions_old_key_names_load():
     """The ImageNet DenseNet files torchvision downloads keep the old names ('denselayer1.norm.1.weight');
     torchvision renames them when loading, and so do the suite's backbones (a file path, not a download)."""
-    from tracking.models.backbones import _modern_densenet_keys
+    from tracking.models.backbones.torchvision_features import _modern_densenet_keys
 
     old = {"features.denseblock1.denselayer1.norm.1.weight": 1, "features.denseblock4.denselayer32.conv.2.weight": 2,
            "features.transition1.norm.weight": 3, "features.norm0.running_var": 4}

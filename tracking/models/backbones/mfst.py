@@ -25,7 +25,8 @@ import torch
 import torch.nn as nn
 
 from tracking.errors import DataError
-from tracking.models.backbones import Backbone, TorchvisionFeatures
+from tracking.models.backbones.base import Backbone
+from tracking.models.backbones.torchvision_features import TorchvisionFeatures
 
 BVLC_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 BVLC_CHANNELS = (96, 256, 384, 384, 256)
