@@ -246,7 +246,7 @@ def main(argv=None) -> list[BenchResult]:
     import torch
     from tqdm.auto import tqdm
 
-    from experiments.train import build_cli, config_names
+    from experiments.config_library import build_model_cli, config_names
     from lightning_modules.checkpoints import parse_overrides
     from tracking.precision import cpu_bf16_flags
 
@@ -274,7 +274,7 @@ def main(argv=None) -> list[BenchResult]:
     frames, box = synthetic_frames(1 + warmup + frames_count)
     results = []
     for name in tqdm(configs, desc="bench", unit="config"):
-        built = build_cli(["--config", name, "--seed_everything=0"], model_only=True)
+        built = build_model_cli(["--config", name, "--seed_everything=0"])
         module = built.model.to(device).eval()
         parameters = sum(p.numel() for p in module.parameters()) / 1e6
         for tracker_name in args.trackers or [module.main_tracker]:

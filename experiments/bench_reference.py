@@ -63,7 +63,7 @@ def build_pair(name: str, overrides: dict | None = None):
     if name in SIAMRPN_CONFIGS:
         import types
 
-        from experiments.train import resolved_config
+        from experiments.config_library import resolved_config
         from tracking.models.config import network_config
         from tracking.models.siamrpn import SiamRPN
         from tracking.params import params_dict

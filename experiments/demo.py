@@ -237,12 +237,13 @@ def run_paths(plan: DemoPlan, run: DemoRun, out_dir: Path) -> dict[str, Path]:
 def train_demo(args: list[str], out_dir: Path, device: str, paths: dict[str, Path] | None = None) -> tuple[Path, Path]:
     """Train (resuming an interrupted run); returns the (untrained, trained) checkpoint paths. The untrained
     one holds the weights training starts from: the model built by the same config after the same seeding."""
-    from experiments.train import build_cli, main as train_main
+    from experiments.config_library import build_model_cli
+    from experiments.train import main as train_main
 
     paths = paths or {"train": out_dir / TRAIN_RUN_DIR, "untrained": out_dir / CHECKPOINT_DIR / "untrained.ckpt",
                       "trained": out_dir / CHECKPOINT_DIR / "trained.ckpt"}
     if not paths["untrained"].is_file():
-        save_checkpoint(build_cli(args, model_only=True).model, paths["untrained"])
+        save_checkpoint(build_model_cli(args).model, paths["untrained"])
     hardware = ["--gpus=1", "--trainer.accelerator=gpu"] if device == "cuda" else ["--gpus=1",
                                                                                    "--trainer.accelerator=cpu"]
     train_main([*args, *hardware, "--data_root", str(out_dir / TRAIN_DATA_DIR), "--out", str(paths["train"])])

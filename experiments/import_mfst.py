@@ -24,7 +24,7 @@ DEFAULT_CONFIG = "mfst/mfst"
 
 def convert(out, s: str | None, a: str | None, config: str = DEFAULT_CONFIG) -> Path:
     """Build ``config``'s module with the branches from ``s`` / ``a`` (a branch the config has needs one)."""
-    from experiments.train import build_model
+    from experiments.config_library import build_model
 
     overrides = [f"--model.init_args.siamfc_checkpoint={s or ''}", f"--model.init_args.alexnet_weights={a or ''}"]
     module = build_model(config, *overrides, seed=False)

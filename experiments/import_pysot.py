@@ -75,7 +75,7 @@ def suite_config(config: str) -> str:
 
 
 def convert(pysot_path, config: str, out, trust_pickle: bool = False) -> Path:
-    from experiments.train import build_model
+    from experiments.config_library import build_model
 
     config = suite_config(config)
     module = build_model(config, seed=False)

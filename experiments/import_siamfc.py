@@ -27,7 +27,7 @@ DEFAULT_CONFIG = "siamfc/alexnet"
 def convert(out, config: str = DEFAULT_CONFIG, siamfc: str | None = None, imagenet: str | None = None,
             trust_pickle: bool = False) -> Path:
     """Build ``config``'s module, load the weights (``siamfc`` or ``imagenet``, exactly one) and save it."""
-    from experiments.train import build_model
+    from experiments.config_library import build_model
 
     if (siamfc is None) == (imagenet is None):
         raise ValueError("give exactly one of --siamfc (a siamfc-pytorch checkpoint) or --imagenet (torchvision "

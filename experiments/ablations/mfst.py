@@ -90,7 +90,7 @@ ROWS = tuple(_table1("a", _TABLE1_A) + _table1("s", _TABLE1_S) +
 
 def row_tracker_values(config: str) -> dict:
     """The ``mfst`` tracker values and the network branches of a row config."""
-    from experiments.train import resolved_config
+    from experiments.config_library import resolved_config
 
     init = resolved_config(config).model.init_args
     tracker = init.tracker.as_dict() if hasattr(init.tracker, "as_dict") else dict(vars(init.tracker))

@@ -2,5 +2,5 @@
 
 Each is a ``LightningCLI`` config (``model`` / ``data`` by ``class_path`` + ``init_args``, ``trainer`` with its
 callbacks, ``seed_everything``) and may start from another with ``base: <name or relative path>``; see
-``experiments.train``. Read through ``importlib.resources`` (this package), or give any YAML path.
+``experiments.config_library``. Read through ``importlib.resources`` (this package), or give any YAML path.
 """

@@ -5,7 +5,7 @@ from torch.utils.data import DataLoader
 
 from callbacks.channels_last import ChannelsLast
 from experiments.bench import _RandomPairs
-from experiments.train import build_model
+from experiments.config_library import build_model
 
 
 def _train(callbacks) -> pl.LightningModule:

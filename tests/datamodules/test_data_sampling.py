@@ -237,7 +237,7 @@ def test_search_after_template_is_mfsts_forward_sampler():
     rng = np.random.default_rng(0)
     assert forward_pair(1, 100, rng) == (0, 0)
     assert all(forward_pair(3, 100, rng) in {(0, 1), (0, 2), (1, 2)} for _ in range(50))  # gap at most n - 1
-    from experiments.train import resolved_config
+    from experiments.config_library import resolved_config
 
     assert resolved_config("mfst/mfst").data.init_args.search_after_template is True
 

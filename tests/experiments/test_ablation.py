@@ -7,7 +7,7 @@ import pytest
 
 from experiments import ablation
 from experiments.demo import save_checkpoint
-from experiments.train import build_cli
+from experiments.config_library import build_model_cli
 from tracking.evaluation.scoring import score_ope
 from tracking.benchmarks import open_benchmark
 from tracking.synthetic.video import generate_videos
@@ -28,7 +28,7 @@ def setup(tmp_path_factory):
     write_vot(videos, root / "vot")
     runs = root / "runs"
     for column in PLAN.columns:  # untrained weights where make train would leave the last checkpoint
-        module = build_cli(["--config", column.config, "--seed_everything=0"], model_only=True).model
+        module = build_model_cli(["--config", column.config, "--seed_everything=0"]).model
         save_checkpoint(module, runs / column.config / "checkpoints" / "last.ckpt")
     return root, runs
 
@@ -87,7 +87,7 @@ def test_columns_sharing_a_checkpoint_run_their_own_trackers(setup, tmp_path, ca
     """Two columns of one checkpoint (a paper's offline / online trackers): each tracks with its tracker, the rows
     are success AUC and precision, and --ckpt CONFIG=PATH gives every column of that config its file."""
     root, _ = setup
-    module = build_cli(["--config", "siamfc/demo", "--seed_everything=0"], model_only=True).model
+    module = build_model_cli(["--config", "siamfc/demo", "--seed_everything=0"]).model
     checkpoint = tmp_path / "siamfc.ckpt"
     save_checkpoint(module, checkpoint)
     plan = ablation.AblationPlan(
@@ -117,6 +117,6 @@ def test_paper_plans_of_the_siamfc_family_score_otb_2013():
     assert dict(online.benchmark_options) == {"version": 2013}
     assert [(c.config, c.tracker, dict(c.paper)["fps"]) for c in online.columns[:2]] == [
         ("siamfc/imagenet_alexnet", "siamfc", 121), ("siamfc/imagenet_alexnet", "online", 103)]
-    from experiments.train import config_names
+    from experiments.config_library import config_names
 
     assert {c.config for plan in (hierarchical, online) for c in plan.columns} <= set(config_names())

@@ -59,9 +59,9 @@ def test_training_figure_runs_the_modules_training_step(monkeypatch):
     """The timed steps are the module's own training_step, run by a Trainer (no copy of the step)."""
     import torch
 
-    from experiments.train import build_cli
+    from experiments.config_library import build_model_cli
 
-    built = build_cli(["--config", "siamrpnpp/demo"], model_only=True)
+    built = build_model_cli(["--config", "siamrpnpp/demo"])
     module = built.model
     calls = []
     original = type(module).training_step

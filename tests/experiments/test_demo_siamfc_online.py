@@ -1,7 +1,7 @@
 """`make demo PAPER=siamfc-online`'s plan: one small SiamFC trained offline, tracked with and without paper 001's
 online training on the same checkpoint, compared as "online - offline"."""
 from experiments import demo
-from experiments.train import build_model
+from experiments.config_library import build_model
 
 
 def test_plan_tracks_one_checkpoint_with_and_without_online_training():

@@ -89,7 +89,7 @@ def test_without_checkpoint_it_explains_what_to_pass(tmp_path):
 def _tiny_checkpoint(path):
     import pytorch_lightning as pl
 
-    from experiments.train import build_model
+    from experiments.config_library import build_model
 
     module = build_model("siamrpnpp/demo")
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.train import (build_cli, build_model, checkpoint_to_resume, config_names, hardware, main,
-                               nodes_from_environment, resolved_config)
+from experiments.config_library import build_model, config_names, resolved_config
+from experiments.train import build_cli, checkpoint_to_resume, hardware, main, nodes_from_environment
 from lightning_modules.base import lr_space
 from lightning_modules.siamrpnpp import SiamRPNppModule
 from tracking.errors import DataError

@@ -13,7 +13,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from experiments.train import build_model, config_names, locate_config, resolved_config
+from experiments.config_library import build_model, config_names, locate_config, resolved_config
 from lightning_modules.checkpoints import load_tracker
 from lightning_modules.mfst import MFST_SCHEDULE, MFSTModule
 from tracking.errors import DataError

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.train import build_model, config_names, resolved_config
+from experiments.config_library import build_model, config_names, resolved_config
 from lightning_modules.checkpoints import load_tracker
 from lightning_modules.siamfc import SIAMFC_SCHEDULE, SiamFCModule
 from tracking.models.losses import balanced_logistic_loss, siamfc_labels

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from experiments import sweep
-from experiments.train import build_model, config_names, resolved_config
+from experiments.config_library import build_model, config_names, resolved_config
 from lightning_modules.siamfc import SiamFCModule
 from tracking.trackers.online import OnlineParams, OnlineSiamFCTracker
 

@@ -108,9 +108,9 @@ def _requires_grad(module: nn.Module) -> set[bool]:
 
 
 def test_r50_freeze_state_before_and_after_epoch_10():
-    from experiments.train import build_cli
+    from experiments.config_library import build_model_cli
 
-    built = build_cli(["--config", "siamrpnpp/r50_l234_dwxcorr"], model_only=True)
+    built = build_model_cli(["--config", "siamrpnpp/r50_l234_dwxcorr"])
     module = built.model
     groups = module.backbone_groups()
     assert list(groups) == ["conv1", "layer1", "layer2", "layer3", "layer4"]

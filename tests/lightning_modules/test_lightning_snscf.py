@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from experiments.train import build_cli, resolved_config
+from experiments.config_library import build_model_cli, resolved_config
 from lightning_modules.checkpoints import load_tracker
 from lightning_modules.siamrpnpp import SiamRPNppModule
 from lightning_modules.snscf import SNSCFModule
@@ -42,7 +42,7 @@ def batch(size: int = 4, seed: int = 0, search: int = 175) -> dict:
 
 def test_r50_config_is_siamrpnpp_network_with_the_papers_schedule():
     with torch.device("meta"):
-        built = build_cli(["--config", "snscf/r50_l234_acf"], model_only=True)
+        built = build_model_cli(["--config", "snscf/r50_l234_acf"])
     module = built.model
     assert isinstance(module, SNSCFModule) and module.main_tracker == "snscf"
     assert sum(p.numel() for p in module.parameters()) == 53_950_624  # the filters have no weights

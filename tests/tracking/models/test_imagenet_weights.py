@@ -7,7 +7,8 @@ import urllib.error
 import pytest
 import torch
 
-from experiments.train import main, resolved_config
+from experiments.config_library import resolved_config
+from experiments.train import main
 from tracking.errors import DataError
 from tracking.models.config import SiamRPNNetwork
 from tracking.models.imagenet_weights import imagenet_weights_file

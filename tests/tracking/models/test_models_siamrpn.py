@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tracking.errors import DataError
-from experiments.train import config_names, resolved_config
+from experiments.config_library import config_names, resolved_config
 from tracking.models.anchors import anchor_shapes, generate_anchors
 from tracking.models.backbones import AlexNetLegacy, MobileNetV2Backbone, ResNetBackbone
 from tracking.models.config import SiamRPNNetwork, network_config

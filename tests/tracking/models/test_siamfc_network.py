@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from experiments.train import resolved_config
+from experiments.config_library import resolved_config
 from tracking.models.backbones import build_backbone
 from tracking.models.losses import balanced_logistic_loss, siamfc_labels
 from tracking.models.siamfc import SiamFC, SiamFCNetwork

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tracking.errors import DataError
-from experiments.train import resolved_config
+from experiments.config_library import resolved_config
 from tracking.models.config import network_config
 from tracking.models.siamrpn import SiamRPN
 

@@ -8,7 +8,7 @@ import torch
 import types
 import warnings
 
-from experiments.train import resolved_config
+from experiments.config_library import resolved_config
 from tracking.models.config import SiamRPNNetwork, network_config
 from tracking.models.siamrpn import SiamRPN
 from tracking.params import params_dict
