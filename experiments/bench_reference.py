@@ -6,7 +6,7 @@
 Each tracker runs on the same random weights and the same synthetic 480x640 frames, on the CPU in fp32, one
 sequence at a time: ours (``SiamRPNTracker``, ``SiamFCTracker`` with their configs' values and any ``--set``), ours
 compiled (the same with ``compile=true``: its search path compiled with frozen weights,
-``tracking.models.inference.compile_for_inference``; ``--no-compiled`` skips it) and the restated reference step
+``tracking.inference.rewrites.compile_declared``; ``--no-compiled`` skips it) and the restated reference step
 (``tracking.references``: pysot's SiamRPN++ tracker around the same network modules; siamfc-pytorch's
 TrackerSiamFC with its own network, loaded with the same weights). The rounds alternate between them, so a change
 of the machine's load hits all; each figure is the median over rounds of frames per second.

@@ -15,10 +15,13 @@ A paper's module subclasses it and provides its network and losses; the base own
   ``train()``), and sets the optimizer's "backbone" group to ``lr_scale`` x the schedule (0 when none trains).
   All backbone parameters sit in that group from the start: SGD skips a parameter without a gradient.
 - **Trackers**: a module offers one or more trackers on its network (class attribute ``trackers``: name ->
-  parameter dataclass; ``main_tracker`` the default). Their configured values (``tracker_params``) and
-  per-benchmark values (``benchmark_tracker``: benchmark -> tracker -> values, e.g. pysot's OTB values) are
-  checked at construction and saved in checkpoints; :meth:`build_tracker` resolves
-  defaults <- configured <- benchmark <- call arguments and asks the subclass for the tracker.
+  tracker class; ``main_tracker`` the default). Everything else follows from that mapping: each tracker's
+  parameters are its class's ``params_class`` (defaults: its ``default_params`` when it has them), configured by
+  the module's ``tracker`` (the main tracker's values) and ``trackers`` (name -> values) arguments and
+  per-benchmark values (``benchmark_tracker``: benchmark -> tracker -> values, e.g. pysot's OTB values), checked
+  at construction and saved in checkpoints; :meth:`build_tracker` resolves
+  defaults <- configured <- benchmark <- call arguments and constructs ``tracker_class(network, params,
+  device=...)``.
 - **Checkpoints**: ``checkpoint["suite"]["module"]`` is ``type(self)``'s dotted path, which
   ``lightning_modules.checkpoints.load_tracker`` imports; hyper-parameters are plain values. Training checkpoints
   also hold every random state (torch, numpy, python, CUDA, and each rank's sampling stream), restored when the
@@ -161,6 +164,12 @@ def set_batchnorm_mode(module: nn.Module, train: bool) -> None:
             child.train(train)
 
 
+def tracker_defaults_of(tracker_class: type):
+    """A tracker class's default parameters: its ``default_params`` (e.g. a baseline's other defaults), else its
+    ``params_class``'s defaults."""
+    return getattr(tracker_class, "default_params", None) or tracker_class.params_class()
+
+
 def plain(value):
     """Hyper-parameter values as plain YAML types (dataclasses -> dicts, tuples -> lists)."""
     if dataclasses.is_dataclass(value):
@@ -175,29 +184,33 @@ def plain(value):
 class SiameseModule(pl.LightningModule):
     """Base of the suite's LightningModules (see the module docstring for the protocol).
 
-    Subclasses set ``trackers`` / ``main_tracker``, call ``super().__init__(optim, tracker_params,
-    benchmark_tracker, target_seed)`` then ``save_hyperparameters`` with plain values (:func:`plain`), and
-    implement :meth:`backbones`, :meth:`parameter_groups`, :meth:`compute_losses`, :meth:`training_crops` and
-    :meth:`create_tracker`.
+    Subclasses set ``trackers`` / ``main_tracker``, call ``super().__init__(optim, tracker, trackers,
+    benchmark_tracker, target_seed)`` (their ``tracker`` argument: the main tracker's values; the base saves every
+    tracker's values) then ``save_hyperparameters`` with their
+    own plain values (:func:`plain`), and implement :meth:`backbones`, :meth:`parameter_groups`,
+    :meth:`compute_losses` and :meth:`training_crops`.
     """
 
     trackers: ClassVar[dict[str, type]] = {}
     main_tracker: ClassVar[str] = ""
 
-    def __init__(self, optim: OptimizerSchedule | dict | None = None, tracker_params: dict | None = None,
+    def __init__(self, optim: OptimizerSchedule | dict | None = None, main_values=None, trackers: dict | None = None,
                  benchmark_tracker: dict | None = None, target_seed: int = 0):
         super().__init__()
         if optim is None:
             raise ValueError("optim is None: give the module's schedule (OptimizerSchedule or a mapping of it)")
         self.optim = build_params(OptimizerSchedule, optim, "optim")
         self.lr_space = self.optim.space()  # validates the schedule now rather than at the first epoch
-        self.tracker_defaults = {name: build_params(cls, (tracker_params or {}).get(name),
-                                                    f"{name} tracker parameters")
-                                 for name, cls in self.trackers.items()}
-        unknown = sorted(set(tracker_params or {}) - set(self.trackers))
+        configured = dict(trackers or {})
+        unknown = sorted(set(configured) - set(self.trackers))
         if unknown:
             raise ValueError(f"unknown tracker(s) {unknown} for {type(self).__name__}; its trackers: "
                              f"{sorted(self.trackers)}")
+        if main_values is not None:
+            configured[self.main_tracker] = main_values
+        self.tracker_defaults = {name: build_params(cls.params_class, configured.get(name),
+                                                    f"{name} tracker parameters", base=tracker_defaults_of(cls))
+                                 for name, cls in self.trackers.items()}
         self.benchmark_tracker = {}
         for benchmark, per_tracker in (benchmark_tracker or {}).items():
             if not isinstance(per_tracker, dict):
@@ -205,6 +218,10 @@ class SiameseModule(pl.LightningModule):
             self.benchmark_tracker[str(benchmark).lower()] = {
                 name: params_dict(self._resolve(name, values, where=f"benchmark_tracker.{benchmark}.{name}"))
                 for name, values in per_tracker.items()}
+        self.save_hyperparameters(plain({
+            "tracker": self.tracker_defaults[self.main_tracker],
+            "trackers": {name: values for name, values in self.tracker_defaults.items() if name != self.main_tracker},
+            "benchmark_tracker": self.benchmark_tracker}))
         self.target_seed = int(target_seed)
         self._target_generator: torch.Generator | None = None
         self._val_generator: torch.Generator | None = None
@@ -229,11 +246,6 @@ class SiameseModule(pl.LightningModule):
         """``template_size``, ``search_size``, ``context_amount``, ``image_format`` of the training pairs."""
         raise NotImplementedError
 
-    def create_tracker(self, name: str, params, network: nn.Module):
-        """The tracker ``name`` with resolved ``params`` (its dataclass) on ``network`` (this module's, or a copy
-        mid-training)."""
-        raise NotImplementedError
-
     def tracking_network(self) -> nn.Module:
         """The network trackers run (default ``self.model``)."""
         return self.model
@@ -242,11 +254,17 @@ class SiameseModule(pl.LightningModule):
         """ImageNet initialisation for a new run (``experiments.train`` skips it when resuming)."""
 
     # ------------------------------------------------------------------------------------------------ trackers
+    @classmethod
+    def upgraded_hyperparameters(cls, hyperparameters: dict) -> dict:
+        """The arguments that restate a checkpoint's ``hyperparameters`` of an older layout in this class's (the
+        loader passes them to ``load_from_checkpoint``); nothing by default."""
+        return {}
+
     def _resolve(self, name: str, values, base=None, where: str | None = None):
         cls = self.trackers[name] if name in self.trackers else None
         if cls is None:
             raise ValueError(f"unknown tracker {name!r} for {type(self).__name__}; accepted: {sorted(self.trackers)}")
-        return build_params(cls, values, where or f"{name} tracker parameters",
+        return build_params(cls.params_class, values, where or f"{name} tracker parameters",
                             base=base if base is not None else self.tracker_defaults.get(name))
 
     def tracker_params(self, name: str | None = None, benchmark: str | None = None, **overrides):
@@ -268,7 +286,7 @@ class SiameseModule(pl.LightningModule):
         network = self.tracking_network()
         if self.training:
             network = copy.deepcopy(network)
-        return self.create_tracker(name, params, network)
+        return self.trackers[name](network, params, device=self.device)
 
     # ------------------------------------------------------------------------------------------------ freezing
     def backbone_groups(self) -> dict[str, nn.Module]:

@@ -76,6 +76,11 @@ def build_baseline(spec: str, overrides: dict | None = None) -> Tracker:
 
 def checkpoint_module_path(checkpoint_path) -> str:
     """The dotted class path a suite checkpoint names in its ``"suite"`` entry (clear errors otherwise)."""
+    return read_suite_checkpoint(checkpoint_path)[0]
+
+
+def read_suite_checkpoint(checkpoint_path) -> tuple[str, dict]:
+    """(the dotted class path the checkpoint's ``"suite"`` entry names, its hyper-parameters), with clear errors."""
     path = Path(checkpoint_path)
     options = torch_load_options(path)  # the tensors are not read, only the small pickled dict around them
     try:
@@ -89,7 +94,7 @@ def checkpoint_module_path(checkpoint_path) -> str:
     if not isinstance(suite, dict) or not isinstance(suite.get("module"), str):
         raise DataError(path, 'checkpoint has no "suite" entry naming its LightningModule: it was not written by '
                               "a suite module (convert reference pysot weights with `make import-pysot`)")
-    return suite["module"]
+    return suite["module"], dict(checkpoint.get("hyper_parameters") or {})
 
 
 def import_module_class(dotted: str, checkpoint_path=None):
@@ -107,10 +112,13 @@ def import_module_class(dotted: str, checkpoint_path=None):
 
 def load_module(checkpoint_path, device: str | torch.device = "cpu"):
     """The suite LightningModule restored from a checkpoint, in eval mode on ``device``."""
-    module_class = import_module_class(checkpoint_module_path(checkpoint_path), checkpoint_path)
+    dotted, hyperparameters = read_suite_checkpoint(checkpoint_path)
+    module_class = import_module_class(dotted, checkpoint_path)
     device = torch.device(device)
     # suite checkpoints carry their config in hyper_parameters (plain pickled objects): not weights-only
-    module = module_class.load_from_checkpoint(str(checkpoint_path), map_location=device, weights_only=False)
+    upgrade = getattr(module_class, "upgraded_hyperparameters", None)
+    module = module_class.load_from_checkpoint(str(checkpoint_path), map_location=device, weights_only=False,
+                                               **(upgrade(hyperparameters) if upgrade else {}))
     return module.to(device).eval()
 
 

@@ -87,6 +87,7 @@ class MFSTModule(SiameseModule):
     Args:
         network: the network (``MFSTNetwork``: branches, levels, backbones, SE, response scales).
         tracker: parameters of the ``mfst`` tracker (``MFSTParams``: the paper's fusion and scales).
+        trackers: values of the module's other trackers by name (a subclass's ``trackers`` mapping).
         benchmark_tracker: per-benchmark tracker values, ``{benchmark: {"mfst": {...}}}``.
         train_branches: the branches whose SE blocks and biases train in this run (["s"], ["a"] or both;
             None: all of the network's).
@@ -101,15 +102,16 @@ class MFSTModule(SiameseModule):
         optim: SGD and the learning-rate space (``MFST_SCHEDULE``).
     """
 
-    trackers = {"mfst": MFSTParams}
+    trackers = {"mfst": MFSTTracker}
     main_tracker = "mfst"
 
     def __init__(self, network: MFSTNetwork = MFSTNetwork(), tracker: MFSTParams = MFSTParams(),
-                 benchmark_tracker: dict[str, dict] | None = None, train_branches: tuple[str, ...] | None = None,
+                 trackers: dict[str, dict] | None = None, benchmark_tracker: dict[str, dict] | None = None,
+                 train_branches: tuple[str, ...] | None = None,
                  positive_radius: float = 16.0, negative_radius: float = 0.0, train_search_size: int = 255,
                  context_amount: float = 0.5, siamfc_checkpoint: str = "", alexnet_weights: str = "",
                  optim: OptimizerSchedule = MFST_SCHEDULE, target_seed: int = 0):
-        super().__init__(optim, {"mfst": tracker}, benchmark_tracker, target_seed)
+        super().__init__(optim, tracker, trackers, benchmark_tracker, target_seed)
         self.network_config = mfst_network(network)
         branches = self.network_config.branches
         self.train_branches = tuple(branches if train_branches is None else train_branches)
@@ -119,8 +121,7 @@ class MFSTModule(SiameseModule):
         if not (self.network_config.se or self.network_config.learned_bias):
             raise ValueError("network has neither SE blocks nor learned biases: MFST has nothing to train")
         self.save_hyperparameters(plain({
-            "network": self.network_config, "tracker": self.tracker_defaults["mfst"],
-            "benchmark_tracker": self.benchmark_tracker, "train_branches": list(self.train_branches),
+            "network": self.network_config, "train_branches": list(self.train_branches),
             "positive_radius": positive_radius, "negative_radius": negative_radius,
             "train_search_size": train_search_size, "context_amount": context_amount,
             "siamfc_checkpoint": siamfc_checkpoint, "alexnet_weights": alexnet_weights, "optim": self.optim,
@@ -174,9 +175,6 @@ class MFSTModule(SiameseModule):
                     labels = labels * (~negative.to(response.device)).to(labels.dtype)[:, None, None, None]
                 losses[f"{branch}.{level}"] = balanced_logistic_loss(response, labels)
         return {"total": sum(losses.values()), **losses}
-
-    def create_tracker(self, name: str, params, network):
-        return MFSTTracker(network, params, device=self.device, name="MFST")
 
     # ------------------------------------------------------------------------------------------------ weights
     def load_pretrained(self) -> None:

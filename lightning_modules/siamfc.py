@@ -27,14 +27,13 @@ import torch
 from lightning_modules.base import OptimizerSchedule, SiameseModule, load_backbone_weights, plain
 from tracking.models.losses import balanced_logistic_loss, siamfc_labels
 from tracking.models.siamfc import SiamFC, SiamFCNetwork, siamfc_network
-from tracking.trackers.hierarchical import PAPER_LAYER_PARAMS, HierarchicalParams, HierarchicalSiamFCTracker
-from tracking.trackers.online import OnlineParams, OnlineSiamFCTracker
+from tracking.trackers.hsiamfc import LAYER_TRACKERS, HierarchicalSiamFCTracker
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
+from tracking.trackers.siamfc_online import OnlineSiamFCTracker
 
 # siamfc-pytorch parse_args / __init__ (siamfc.py:67-77, 99-110): SGD(1e-2, 0.9, 5e-4), ExponentialLR to 1e-5 in 50
 SIAMFC_SCHEDULE = OptimizerSchedule(base_lr=1e-2, momentum=0.9, weight_decay=5e-4, epochs=50, lr_policy="exp",
                                     lr_start=1e-2, lr_end=1e-5, warmup_epochs=0)
-LAYER_TRACKERS = ("conv3", "conv4", "conv5")
 
 
 class SiamFCModule(SiameseModule):
@@ -43,11 +42,9 @@ class SiamFCModule(SiameseModule):
     Args:
         network: the network (``SiamFCNetwork``: backbone, levels, head, input layout).
         tracker: parameters of the ``siamfc`` tracker (``SiamFCParams``: siamfc-pytorch's by default).
-        layer_tracker: parameters of the single-layer trackers ``conv3`` / ``conv4`` / ``conv5`` (paper 000's
-            upsampling by default).
-        hierarchical_tracker: parameters of the ``hierarchical`` tracker (``HierarchicalParams``).
-        online_tracker: parameters of the ``online`` tracker (``OnlineParams``: paper 001's online training of a
-            per-sequence copy of the network, on SiamFC's step).
+        trackers: the other trackers' values by name: ``conv3`` / ``conv4`` / ``conv5`` (the single-layer baselines
+            of Hierarchical SiamFC, its upsampling by default), ``hierarchical`` (``HierarchicalParams``), ``online``
+            (``OnlineParams``: online training of a per-sequence copy of the network, on SiamFC's step).
         default_tracker: the tracker a checkpoint runs when none is named ("siamfc", "hierarchical", "conv4"...).
         benchmark_tracker: per-benchmark tracker values, ``{benchmark: {tracker name: {...}}}``.
         positive_radius, negative_radius: label radii in search pixels (siamfc-pytorch r_pos 16, r_neg 0).
@@ -59,31 +56,23 @@ class SiamFCModule(SiameseModule):
         optim: SGD and the learning-rate space (``SIAMFC_SCHEDULE`` by default).
     """
 
-    trackers = {"siamfc": SiamFCParams, "hierarchical": HierarchicalParams, "online": OnlineParams,
-                **{name: SiamFCParams for name in LAYER_TRACKERS}}
+    trackers = {"siamfc": SiamFCTracker, "hierarchical": HierarchicalSiamFCTracker, "online": OnlineSiamFCTracker,
+                **LAYER_TRACKERS}
     main_tracker = "siamfc"
 
     def __init__(self, network: SiamFCNetwork = SiamFCNetwork(), tracker: SiamFCParams = SiamFCParams(),
-                 layer_tracker: SiamFCParams = PAPER_LAYER_PARAMS,
-                 hierarchical_tracker: HierarchicalParams = HierarchicalParams(),
-                 online_tracker: OnlineParams = OnlineParams(), default_tracker: str = "siamfc",
+                 trackers: dict[str, dict] | None = None, default_tracker: str = "siamfc",
                  benchmark_tracker: dict[str, dict] | None = None, positive_radius: float = 16.0,
                  negative_radius: float = 0.0, train_search_size: int = 239, context_amount: float = 0.5,
                  pretrained_backbone: str = "", optim: OptimizerSchedule = SIAMFC_SCHEDULE, target_seed: int = 0):
-        tracker_params = {"siamfc": tracker, "hierarchical": hierarchical_tracker, "online": online_tracker,
-                          **{name: layer_tracker for name in LAYER_TRACKERS}}
-        super().__init__(optim, tracker_params, benchmark_tracker, target_seed)
+        super().__init__(optim, tracker, trackers, benchmark_tracker, target_seed)
         if default_tracker not in self.trackers:
             raise ValueError(f"default_tracker {default_tracker!r} is not a tracker of {type(self).__name__}; "
                              f"accepted: {sorted(self.trackers)}")
         self.main_tracker = default_tracker
         self.network_config = siamfc_network(network)
         self.save_hyperparameters(plain({
-            "network": self.network_config, "tracker": self.tracker_defaults["siamfc"],
-            "layer_tracker": self.tracker_defaults["conv3"],
-            "hierarchical_tracker": self.tracker_defaults["hierarchical"],
-            "online_tracker": self.tracker_defaults["online"], "default_tracker": default_tracker,
-            "benchmark_tracker": self.benchmark_tracker, "positive_radius": positive_radius,
+            "network": self.network_config, "default_tracker": default_tracker, "positive_radius": positive_radius,
             "negative_radius": negative_radius, "train_search_size": train_search_size,
             "context_amount": context_amount, "pretrained_backbone": pretrained_backbone, "optim": self.optim,
             "target_seed": target_seed}))
@@ -127,14 +116,19 @@ class SiamFCModule(SiameseModule):
         total = sum(losses.values())
         return {"total": total, **(losses if len(losses) > 1 else {})}
 
-    def create_tracker(self, name: str, params, network):
-        if name == "hierarchical":
-            return HierarchicalSiamFCTracker(network, params, device=self.device, name="HSiamFC")
-        if name == "siamfc":
-            return SiamFCTracker(network, params, device=self.device, name="SiamFC")
-        if name == "online":
-            return OnlineSiamFCTracker(network, params, device=self.device, name="SiamFC-OT")
-        return SiamFCTracker(network, params, level=name, device=self.device, name=f"SiamFC-{name}")
+    @classmethod
+    def upgraded_hyperparameters(cls, hyperparameters: dict) -> dict:
+        """A checkpoint that names its trackers' values by argument (``layer_tracker`` for conv3 / conv4 / conv5,
+        ``hierarchical_tracker``, ``online_tracker``) restated as ``trackers``."""
+        legacy = {"hierarchical_tracker": ("hierarchical",), "online_tracker": ("online",),
+                  "layer_tracker": tuple(LAYER_TRACKERS)}
+        if not any(key in hyperparameters for key in legacy):
+            return {}
+        trackers = dict(hyperparameters.get("trackers") or {})
+        for key, names in legacy.items():
+            if key in hyperparameters:
+                trackers.update({name: hyperparameters[key] for name in names})
+        return {"trackers": trackers}
 
     def load_pretrained(self) -> None:
         load_backbone_weights(self.model.backbone, self.hparams.pretrained_backbone)

@@ -31,6 +31,7 @@ class SiamRPNppModule(SiameseModule):
     Args:
         network: the network (``SiamRPNNetwork``: backbone, neck, heads, anchors, input layout).
         tracker: parameters of the ``siamrpn`` tracker (``SiamRPNParams``); checkpoints carry them.
+        trackers: values of the module's other trackers by name (a subclass's ``trackers`` mapping).
         benchmark_tracker: per-benchmark tracker values, ``{benchmark: {"siamrpn": {...}}}`` (e.g. ``otb``).
         targets: anchor-target thresholds and counts (``AnchorTargetParams``).
         cls_loss_weight, loc_loss_weight: pysot ``TRAIN.CLS_WEIGHT`` (1.0) / ``TRAIN.LOC_WEIGHT`` (1.2).
@@ -45,22 +46,21 @@ class SiamRPNppModule(SiameseModule):
     target corners in search-crop pixels, ``negative`` (B,) bool.
     """
 
-    trackers = {"siamrpn": SiamRPNParams}
+    trackers = {"siamrpn": SiamRPNTracker}
     main_tracker = "siamrpn"
 
     def __init__(self, network: SiamRPNNetwork = SiamRPNNetwork(), tracker: SiamRPNParams = SiamRPNParams(),
-                 benchmark_tracker: dict[str, dict] | None = None,
+                 trackers: dict[str, dict] | None = None, benchmark_tracker: dict[str, dict] | None = None,
                  targets: AnchorTargetParams = AnchorTargetParams(), cls_loss_weight: float = 1.0,
                  loc_loss_weight: float = 1.2, train_search_size: int = 255, context_amount: float = 0.5,
                  pretrained_backbone: str = "", optim: OptimizerSchedule = OptimizerSchedule(),
                  target_seed: int = 0):
         # the main tracker's values (a subclass such as SNS-CF offers its own tracker on the same network)
-        super().__init__(optim, {self.main_tracker: tracker}, benchmark_tracker, target_seed)
+        super().__init__(optim, tracker, trackers, benchmark_tracker, target_seed)
         self.network_config = network_config(network)
         self.targets_config = build_params(AnchorTargetParams, targets, "targets")
         self.save_hyperparameters(plain({
-            "network": self.network_config, "tracker": self.tracker_defaults[self.main_tracker],
-            "benchmark_tracker": self.benchmark_tracker, "targets": self.targets_config,
+            "network": self.network_config, "targets": self.targets_config,
             "cls_loss_weight": cls_loss_weight, "loc_loss_weight": loc_loss_weight,
             "train_search_size": train_search_size, "context_amount": context_amount,
             "pretrained_backbone": pretrained_backbone, "optim": self.optim, "target_seed": target_seed}))
@@ -93,9 +93,6 @@ class SiamRPNppModule(SiameseModule):
         labels, loc_target, loc_weight = self.targets(batch["search_box"], batch["negative"], generator)
         return rpn_loss(cls, loc, labels, loc_target, loc_weight, cls_weight=self.hparams.cls_loss_weight,
                         loc_weight_factor=self.hparams.loc_loss_weight)
-
-    def create_tracker(self, name: str, params: SiamRPNParams, network):
-        return SiamRPNTracker(network, params, device=self.device)
 
     def load_pretrained(self) -> None:
         load_backbone_weights(self.model.backbone, self.hparams.pretrained_backbone)

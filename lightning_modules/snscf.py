@@ -66,17 +66,18 @@ class SNSCFModule(SiamRPNppModule):
     crop (the pair data module's; a jittered template is not centred).
     """
 
-    trackers = {"snscf": SNSCFParams}
+    trackers = {"snscf": SNSCFTracker}
     main_tracker = "snscf"
 
     def __init__(self, network: SiamRPNNetwork = SiamRPNNetwork(), tracker: SNSCFParams = SNSCFParams(),
-                 benchmark_tracker: dict[str, dict] | None = None,
+                 trackers: dict[str, dict] | None = None, benchmark_tracker: dict[str, dict] | None = None,
                  targets: AnchorTargetParams = AnchorTargetParams(),
                  cf: CorrelationFilterLoss = CorrelationFilterLoss(), cls_loss_weight: float = 1.0,
                  loc_loss_weight: float = 1.2, train_search_size: int = 255, context_amount: float = 0.5,
                  pretrained_backbone: str = "", optim: OptimizerSchedule = OptimizerSchedule(),
                  target_seed: int = 0):
-        super().__init__(network=network, tracker=tracker, benchmark_tracker=benchmark_tracker, targets=targets,
+        super().__init__(network=network, tracker=tracker, trackers=trackers, benchmark_tracker=benchmark_tracker,
+                         targets=targets,
                          cls_loss_weight=cls_loss_weight, loc_loss_weight=loc_loss_weight,
                          train_search_size=train_search_size, context_amount=context_amount,
                          pretrained_backbone=pretrained_backbone, optim=optim, target_seed=target_seed)
@@ -120,5 +121,3 @@ class SNSCFModule(SiamRPNppModule):
         losses = torch.stack(losses)
         return losses.sum() if self.cf_config.level_reduction == "sum" else losses.mean()
 
-    def create_tracker(self, name: str, params: SNSCFParams, network):
-        return SNSCFTracker(network, params, device=self.device)

@@ -105,12 +105,17 @@ def crop_batch(images: torch.Tensor, centers: torch.Tensor, window_sizes: torch.
     ``images``: (B, C, H, W) float; ``centers``: (B, 2) as (cx, cy); ``window_sizes``: (B,);
     ``fill``: (B, C) per-channel fill, default each image's mean. Returns (B, C, output_size, output_size).
     """
-    device = images.device
-    centers = centers.to(device=device, dtype=torch.float64)
-    sizes = window_sizes.to(device=device, dtype=torch.float64).reshape(images.shape[0])
-    start = torch.floor(centers - (sizes[:, None] + 1) / 2 + 0.5)  # (B, 2)
-    # reference slicing: window pixels are start .. int(start + s - 1 + 1) - 1
-    return resample_windows(images, start, torch.floor(start + sizes[:, None]) - start, output_size, fill)
+    start, extent = pysot_windows(centers, window_sizes.reshape(images.shape[0]))
+    return resample_windows(images, start, extent, output_size, fill)
+
+
+def pysot_windows(centers: torch.Tensor, window_sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(first pixels (B, 2), extents (B, 2)) of ``crop_and_resize``'s windows: first pixel
+    ``floor(center - (s + 1) / 2 + 0.5)``, pixels up to ``int(start + s - 1 + 1) - 1`` as the reference slices."""
+    centers = centers.to(torch.float64)
+    sizes = window_sizes.to(device=centers.device, dtype=torch.float64).reshape(-1, 1)
+    start = torch.floor(centers - (sizes + 1) / 2 + 0.5)
+    return start, torch.floor(start + sizes) - start
 
 
 def siamfc_windows(centers: torch.Tensor, window_sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,3 +168,30 @@ def padded_frames(images, fills, device) -> torch.Tensor:
         batch[index] = torch.as_tensor(np.asarray(fill, dtype=np.float32), device=device).view(-1, 1, 1)
         batch[index, :, :image.shape[0], :image.shape[1]] = frame
     return batch
+
+
+def frame_tensor(image: np.ndarray, device) -> torch.Tensor:
+    """An H x W x 3 frame as a (3, H, W) float32 tensor on ``device`` (RGB 0-255, the crops' layout)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float()
+
+
+def crop_subpixel(frame: torch.Tensor, center, windows, size: int, fill: torch.Tensor) -> torch.Tensor:
+    """MFST's crop (its release's ``tf.image.crop_and_resize``): squares of side ``windows`` (one crop each) around
+    ``center = (cx, cy)`` (0-based) from a (C, H, W) ``frame``, to (N, C, size, size): sample ``i`` at
+    ``center - (window - 1) / 2 + i (window - 1) / (size - 1)``, bilinear between the neighbouring pixels
+    (sub-pixel, nothing rounded); samples outside ``[0, H - 1] x [0, W - 1]`` get ``fill`` (C,) (the released
+    code crops ``image - mean`` and adds the mean back). Coordinates in float32, as TF computes them."""
+    height, width = frame.shape[-2:]
+    device = frame.device
+    windows = torch.as_tensor([float(w) for w in windows], dtype=torch.float64, device=device)[:, None]
+    steps = torch.arange(size, dtype=torch.float64, device=device)[None] * (windows - 1) / (size - 1)
+    xs = float(center[0]) - (windows - 1) / 2 + steps  # (N, size)
+    ys = float(center[1]) - (windows - 1) / 2 + steps
+    # grid_sample with corners aligned: -1 and 1 are the first and last pixel centres, as TF's (H - 1) scaling
+    grid = torch.stack(torch.broadcast_tensors((2 * xs / (width - 1) - 1)[:, None, :],
+                                               (2 * ys / (height - 1) - 1)[:, :, None]), dim=-1)
+    batch = windows.shape[0]
+    out = F.grid_sample(frame[None].expand(batch, -1, -1, -1), grid.to(frame.dtype), mode="bilinear",
+                        padding_mode="border", align_corners=True)
+    inside = ((ys >= 0) & (ys <= height - 1))[:, :, None] & ((xs >= 0) & (xs <= width - 1))[:, None, :]
+    return torch.where(inside[:, None], out, fill.to(out.dtype)[None, :, None, None])

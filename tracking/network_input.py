@@ -32,28 +32,3 @@ def to_network_layout(image_rgb: np.ndarray, image_format: str) -> np.ndarray:
         out = (image_rgb.astype(np.float32) / 255.0 - IMAGENET_MEAN_RGB) / IMAGENET_STD_RGB
     return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)
 
-
-def network_batch(arrays: np.ndarray, device, channels_last: bool):
-    """Network inputs (N, 3, H, W float32, from ``to_network_layout``) as a tensor on ``device``; with
-    ``channels_last`` in NHWC memory order (the same values), the layout the reference trackers' crops arrive in
-    (siamfc-pytorch and pysot permute H x W x C arrays without copying) and oneDNN's faster path for AlexNet-style
-    networks on the CPU (measured in the README's Speed section)."""
-    import torch
-
-    batch = torch.from_numpy(arrays).to(device, non_blocking=True)
-    return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
-
-
-def network_layout_torch(crops, image_format: str, channels_last: bool = False):
-    """(N, 3, H, W) RGB 0-255 float crops as the network's input: ``to_network_layout``'s conversion, in torch on
-    the crops' device (for crops cut there); with ``channels_last`` in NHWC memory order, as ``network_batch``."""
-    import torch
-
-    check_image_format(image_format)
-    if image_format == "bgr255":
-        crops = crops.flip(1)
-    elif image_format == "rgb_normalized":
-        mean = torch.as_tensor(IMAGENET_MEAN_RGB, device=crops.device).view(1, 3, 1, 1)
-        std = torch.as_tensor(IMAGENET_STD_RGB, device=crops.device).view(1, 3, 1, 1)
-        crops = (crops / 255.0 - mean) / std
-    return crops.contiguous(memory_format=torch.channels_last) if channels_last else crops

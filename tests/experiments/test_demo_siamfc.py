@@ -7,7 +7,7 @@ import pytest
 
 from experiments import demo
 from lightning_modules.checkpoints import load_tracker
-from tracking.trackers.hierarchical import HierarchicalSiamFCTracker
+from tracking.trackers.hsiamfc import HierarchicalSiamFCTracker
 from tracking.trackers.siamfc import SiamFCTracker
 
 

@@ -40,7 +40,7 @@ def test_two_branch_runs_assembled_into_one_checkpoint(tmp_path, capsys):
     # the checkpoint's weights as written (a tracker would otherwise fold BatchNorm into its copy)
     tracker = load_tracker(str(tmp_path / "mfst.ckpt"), {"fold_batchnorm": False}, tracker="mfst")
     for branch, donor in (("s", s), ("a", a)):
-        ours = tracker.model.branches[branch].state_dict()
+        ours = tracker.net.module.branches[branch].state_dict()
         for key, value in donor.model.branches[branch].state_dict().items():
             assert torch.equal(ours[key], value), (branch, key)
     assert tracker.params.branch_weights == (0.3, 0.7)

@@ -58,9 +58,10 @@ class PeakTracker:
     """Moves the box's centre to the response peak (a plain SiamFC step without scales or window)."""
 
     name = "Peak"
+    params_class = PeakParams
 
-    def __init__(self, network, params: PeakParams):
-        self.network, self.params = network.eval(), params
+    def __init__(self, network, params: PeakParams, device="cpu"):
+        self.network, self.params = network.to(device).eval(), params
 
     def _crop(self, image, side, size):
         patch = crop_and_resize(image, self.center, side, size, fill=self.mean)
@@ -86,14 +87,13 @@ class PeakTracker:
 class ToySiameseModule(SiameseModule):
     """A module the suite did not know: its own network, loss and tracker, nothing else."""
 
-    trackers = {"peak": PeakParams}
+    trackers = {"peak": PeakTracker}
     main_tracker = "peak"
 
     def __init__(self, width: int = 8, tracker: PeakParams = PeakParams(), benchmark_tracker: dict | None = None,
                  optim: OptimizerSchedule = OptimizerSchedule()):
-        super().__init__(optim, {"peak": tracker}, benchmark_tracker)
-        self.save_hyperparameters(plain({"width": width, "tracker": self.tracker_defaults["peak"],
-                                         "benchmark_tracker": self.benchmark_tracker, "optim": self.optim}))
+        super().__init__(optim, tracker, None, benchmark_tracker)
+        self.save_hyperparameters(plain({"width": width, "optim": self.optim}))
         self.model = TwoBranchNetwork(width)
         self.freeze_backbones()
 
@@ -111,9 +111,6 @@ class ToySiameseModule(SiameseModule):
         labels = torch.zeros_like(response)
         labels[..., response.shape[-2] // 2, response.shape[-1] // 2] = 1.0
         return {"total": F.binary_cross_entropy_with_logits(response, labels)}
-
-    def create_tracker(self, name, params, network):
-        return PeakTracker(network, params)
 
 
 # ---------------------------------------------------------------------------------------------- schedules
@@ -159,7 +156,7 @@ def test_trackers_by_name_and_benchmark():
     with pytest.raises(ValueError, match=r"benchmark_tracker.vot.peak: unknown key\(s\) \['scale'\]"):
         ToySiameseModule(benchmark_tracker={"vot": {"peak": {"scale": 1}}})
     with pytest.raises(ValueError, match=r"unknown tracker\(s\) \['other'\]"):
-        SiameseModule.__init__(ToySiameseModule.__new__(ToySiameseModule), OptimizerSchedule(), {"other": {}})
+        SiameseModule.__init__(ToySiameseModule.__new__(ToySiameseModule), OptimizerSchedule(), None, {"other": {}})
 
 
 # ---------------------------------------------------------------------------------------------- the assembly

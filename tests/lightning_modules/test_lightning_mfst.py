@@ -113,7 +113,7 @@ def test_training_moves_only_se_blocks_and_biases_and_the_checkpoint_tracks(tmp_
     tracker = load_tracker(str(tmp_path / "mfst.ckpt"), {"branch_weights": [1.0, 0.0], "fold_batchnorm": False},
                            tracker="mfst")
     assert isinstance(tracker, MFSTTracker) and tracker.params.scale_step == 1.0375 and tracker.active == ["s"]
-    for a, b in zip(tracker.model.parameters(), module.model.parameters()):
+    for a, b in zip(tracker.net.module.parameters(), module.model.parameters()):
         assert torch.equal(a.cpu(), b.detach().cpu())
 
 

@@ -12,7 +12,7 @@ from experiments.config_library import build_model, config_names, resolved_confi
 from lightning_modules.checkpoints import load_tracker
 from lightning_modules.siamfc import SIAMFC_SCHEDULE, SiamFCModule
 from tracking.models.losses import balanced_logistic_loss, siamfc_labels
-from tracking.trackers.hierarchical import HierarchicalSiamFCTracker
+from tracking.trackers.hsiamfc import HierarchicalSiamFCTracker
 from tracking.trackers.siamfc import SiamFCTracker
 
 SMALL = {"backbone_options": {"width_mult": 0.25}, "levels": ["conv3", "conv4", "conv5"]}
@@ -122,9 +122,10 @@ def test_each_paper_000_variant_is_one_config():
         assert (config.network.backbone, list(config.network.levels), config.default_tracker) == \
             (backbone, ["conv3", "conv4", "conv5"], tracker)
         assert config.network.feature_grid_stride == 8 and config.network.image_format == "rgb_normalized"
-        assert (config.layer_tracker.response_up, config.layer_tracker.upsample_mode) == (8, "bilinear")
-        hierarchical = config.hierarchical_tracker
-        assert (hierarchical.alpha, hierarchical.history_length, hierarchical.htl_start) == (1.0, 10, 10)
+        for layer in ("conv3", "conv4", "conv5"):
+            assert (config.trackers[layer]["response_up"], config.trackers[layer]["upsample_mode"]) == (8, "bilinear")
+        hierarchical = config.trackers["hierarchical"]
+        assert (hierarchical["alpha"], hierarchical["history_length"], hierarchical["htl_start"]) == (1.0, 10, 10)
     assert resolved_config("siamfc/alexnet_vid").data.init_args.sources == {"vid": {"frame_range": 100}}
 
 
@@ -135,3 +136,24 @@ def test_a_paper_000_module_on_the_meta_device():
     assert module.main_tracker == "hierarchical" and [m.shape for m in maps] == [(2, 1, 17, 17)] * 3
     assert list(module.backbone_groups()) == ["conv3", "conv4", "conv5"]
     assert module.training_crops()["image_format"] == "rgb_normalized"
+
+
+def test_a_checkpoint_naming_its_trackers_values_by_argument_loads_them_as_trackers(tmp_path):
+    """Checkpoints whose hyper-parameters hold ``layer_tracker`` / ``hierarchical_tracker`` / ``online_tracker``
+    (one argument per tracker) load with those values (``SiamFCModule.upgraded_hyperparameters``)."""
+    from experiments.demo import save_checkpoint
+    from lightning_modules.checkpoints import load_module
+
+    module = SiamFCModule(network={"backbone_options": {"width_mult": 0.25}, "levels": ["conv3", "conv4", "conv5"]})
+    path = save_checkpoint(module, tmp_path / "module.ckpt")
+    checkpoint = torch.load(path, weights_only=False)
+    hyperparameters = checkpoint["hyper_parameters"]
+    del hyperparameters["trackers"]
+    hyperparameters.update(layer_tracker={"response_up": 4}, hierarchical_tracker={"alpha": 2.0},
+                           online_tracker={"learning_rate": 0.5})
+    torch.save(checkpoint, path)
+    restored = load_module(path)
+    assert [restored.tracker_params(name).response_up for name in ("conv3", "conv4", "conv5")] == [4, 4, 4]
+    assert restored.tracker_params("hierarchical").alpha == 2.0
+    assert restored.tracker_params("online").learning_rate == 0.5
+    assert restored.tracker_params("siamfc") == module.tracker_params("siamfc")

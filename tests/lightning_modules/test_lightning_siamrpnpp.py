@@ -296,4 +296,4 @@ def test_build_tracker_mid_training_leaves_modes_alone():
     modes = [m.training for m in module.modules()]
     tracker = module.build_tracker()
     assert [m.training for m in module.modules()] == modes
-    assert tracker.model is not module.model and not tracker.model.training
+    assert tracker.net.module is not module.model and not tracker.net.module.training

@@ -124,7 +124,8 @@ def test_network_input_layouts():
 
 @pytest.mark.parametrize("image_format", ["bgr255", "rgb_normalized", "rgb255"])
 def test_torch_network_layout_is_the_numpy_one(image_format):
-    from tracking.network_input import network_layout_torch, to_network_layout
+    from tracking.inference.crops import network_layout_torch
+    from tracking.network_input import to_network_layout
 
     crops = np.random.default_rng(0).integers(0, 256, (2, 9, 7, 3), dtype=np.uint8)
     expected = np.stack([to_network_layout(crop, image_format) for crop in crops])

@@ -48,9 +48,9 @@ def test_errors_name_the_key_and_the_accepted_ones():
 
 
 def _tracker_parameter_classes():
-    from tracking.trackers.hierarchical import HierarchicalParams
+    from tracking.trackers.hsiamfc import HierarchicalParams
     from tracking.trackers.mfst import MFSTParams
-    from tracking.trackers.online import OnlineParams
+    from tracking.trackers.siamfc_online import OnlineParams
     from tracking.trackers.siamfc import SiamFCParams
     from tracking.trackers.siamrpn import SiamRPNParams
     from tracking.trackers.snscf import SNSCFParams

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from tracking.inference.rewrites import Rewrites
 from tracking.models.ops import xcorr_depthwise, xcorr_up_channel
 
 
@@ -125,7 +126,8 @@ class MultiLevelRPN(nn.Module):
     The template branch is split out (``template_kernels``) so a tracker computes it once per sequence.
     """
 
-    compiled_methods = ("correlate",)  # the search path a tracker's ``compile`` compiles (tracking.models.inference)
+    # the search path a tracker's ``compile`` compiles (tracking.inference.rewrites)
+    inference_rewrites = Rewrites(compile=("correlate",))
 
     def __init__(self, kind: str, anchor_num: int, in_channels: list[int], hidden: int, weighted: bool):
         super().__init__()

@@ -11,7 +11,7 @@ One network serves the SiamFC family:
 - MFST: several levels with a learned scalar bias per level (``learned_bias``), as its "adjust" layer.
 
 The network config (``SiamFCNetwork``) holds what the weights fix; trackers' values are apart
-(``tracking.trackers.siamfc.SiamFCParams``, ``tracking.trackers.hierarchical.HierarchicalParams``).
+(``tracking.trackers.siamfc.SiamFCParams``, ``tracking.trackers.hsiamfc.HierarchicalParams``).
 """
 from __future__ import annotations
 

@@ -3,16 +3,18 @@ every sequence at once (``BATCH=N``, ``tracking.evaluation.runner.drive_batched`
 
 A ``LockstepTracker`` splits ``update`` into three methods, and ``update`` itself is just them in a row:
 
-- ``_search_input(image) -> (search, state)``: the frame's search crops of this sequence, (n, C, H, W) with the
-  same n on every frame (e.g. SiamFC's three scales), and whatever its decoding needs (``state``);
-- ``_network_outputs(template, search)``: the network's search branch against the template features (the model's
-  per-sample correlation: each template serves its own n consecutive crops);
+- ``_search_request(image) -> (request, state)``: where this sequence's search crops of the frame lie (a
+  ``tracking.inference.CropRequest``: n windows with the same n on every frame, e.g. SiamFC's three scales), and
+  whatever its decoding needs (``state``);
+- ``_network_outputs(template, search)``: the network's search branch against the template features, run by the
+  tracker's ``TrackingNetwork`` (the model's per-sample correlation: each template serves its own n consecutive
+  crops);
 - ``_finish(state, outputs) -> box``: the decoding of this sequence's outputs (its n rows of every tensor), which
   updates the sequence's state and returns the box.
 
 ``BatchedTracker`` (``tracker.batched(capacity)``) holds one slot per sequence, a shallow copy of the tracker
-(the network shared, the state its own), and makes one network call per frame step on the stacked crops of its
-slots against their stacked templates; each slot's decoding is the tracker's own. The boxes are those of
+(the network shared, the state its own), and makes one crop call and one network call per frame step for its
+slots (their stacked crops against their stacked templates); each slot's decoding is the tracker's own. The boxes are those of
 one-at-a-time tracking up to the network's batched arithmetic (the tests compare them within 1e-3 px on the CPU
 in fp32). A subclass that changes ``update`` itself (e.g. online training) is not batched: ``batched`` gives None
 and the runner tracks its sequences one at a time.
@@ -21,18 +23,20 @@ Slots may also decode with different trackers of one network (a sweep's trials: 
 weights): ``init_slot(slot, image, box, prototype)`` makes the slot a shallow copy of ``prototype`` (its
 parameters and everything derived from them), and the step's one network call, made by the first slot's tracker,
 serves them all. That needs search crops of one shape (``search_shape``) and one network function.
+
+``LockstepTracker.__init__`` builds what every network tracker holds: its parameters (``params_class``), its
+``TrackingNetwork`` (``net``, in the tracker's ``crop_style``) and its network's config (``network``).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from tracking.params import check_ranges
-from tracking.precision import check_precision
+from tracking.inference import InferenceParams, TrackingNetwork
+from tracking.params import build_params
 
 
 def stack_batches(parts):
@@ -63,27 +67,21 @@ def search_shape(tracker, image: np.ndarray, box) -> tuple[int, ...]:
         return tuple(probe._search_input(image)[0].shape)
 
 
-@dataclass(frozen=True)
-class InferenceParams:
-    """How a network tracker runs its network, apart from what it tracks with (its subclasses' fields):
-    ``channels_last`` (NHWC input and weights), ``fold_batchnorm``, ``crop_on_device``, ``compile`` and
-    ``precision`` (``tracking.precision``); each tracker's parameter class says what they mean for it."""
-
-    channels_last: bool = True
-    fold_batchnorm: bool = True
-    crop_on_device: bool = False
-    compile: bool = False
-    precision: str = "fp32"
-
-    def __post_init__(self):
-        check_precision(self.precision)
-        check_ranges(self)  # every subclass's fields: its RANGES and finite numbers
-
-
 class LockstepTracker:
     """The split frame step of a tracker that can be batched (see the module docstring). A tracker provides
-    ``_template()`` (its sequence's template features), ``_search_input``, ``_network_outputs``, ``_finish``,
-    ``_autocast()`` and a ``center`` that is None before ``init``."""
+    ``_template()`` (its sequence's template features), ``_search_request``, ``_network_outputs``, ``_finish``
+    and a ``center`` that is None before ``init``."""
+
+    params_class: ClassVar[type[InferenceParams]] = InferenceParams
+    crop_style: ClassVar[str] = "pysot"  # the reference crop (tracking.inference.crops.CROP_STYLES)
+
+    def __init__(self, model, params=None, device="cpu", name: str = ""):
+        params = build_params(self.params_class, params, f"{self.params_class.__name__} tracker parameters")
+        self.net = TrackingNetwork(model, params, device, self.crop_style)
+        self.params = self.net.params  # precision 'auto' resolved for the device
+        self.network = model.config
+        self.name = name
+        self.center = None
 
     def batched(self, capacity: int) -> "BatchedTracker | None":
         """This tracker for ``capacity`` sequences in lockstep (one network call per frame step), or None for a
@@ -92,21 +90,15 @@ class LockstepTracker:
             return None
         return BatchedTracker(self, capacity)
 
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
-    def _search_inputs(self, trackers: list["LockstepTracker"], images: list[np.ndarray]) -> list:
-        """``_search_input`` of each (tracker, image) pair of a lockstep step; a tracker class may cut them all in
-        one call (SiamRPN++ with ``crop_on_device``)."""
-        return [tracker._search_input(image) for tracker, image in zip(trackers, images)]
+    def _search_input(self, image: np.ndarray):
+        """(this sequence's search crops of ``image`` as the network's input, state)."""
+        request, state = self._search_request(image)
+        return self.net.crops([request]), state
 
     def _frame_outputs(self, image: np.ndarray):
         """(state, network outputs) of this sequence's search crops of ``image``."""
         search, state = self._search_input(image)
-        with self._autocast():
-            return state, self._network_outputs(self._template(), search)
+        return state, self._network_outputs(self._template(), search)
 
     @torch.inference_mode()
     def update(self, image: np.ndarray) -> np.ndarray:
@@ -140,14 +132,21 @@ class BatchedTracker:
         trackers = [self.slots[slot] for slot in slots]
         if any(tracker.center is None for tracker in trackers):
             raise RuntimeError("call init_slot() before update_slots()")
-        inputs = trackers[0]._search_inputs(trackers, images)
-        search = torch.cat([search for search, _ in inputs], dim=0)
+        requests = [tracker._search_request(image) for tracker, image in zip(trackers, images)]
+        search = search_batch([tracker.net for tracker in trackers], [request for request, _ in requests])
         templates = stack_batches([tracker._template() for tracker in trackers])
-        with trackers[0]._autocast():
-            outputs = trackers[0]._network_outputs(templates, search)
+        outputs = trackers[0]._network_outputs(templates, search)
         boxes, start = [], 0
-        for tracker, (crops, state) in zip(trackers, inputs):
-            stop = start + crops.shape[0]
+        for tracker, (request, state) in zip(trackers, requests):
+            stop = start + len(request.windows)
             boxes.append(tracker._finish(state, batch_rows(outputs, start, stop)))
             start = stop
         return boxes
+
+
+def search_batch(nets: list[TrackingNetwork], requests: list) -> torch.Tensor:
+    """The slots' search crops as one input: one crop call when the slots crop alike (always, but for a sweep's
+    trials that differ in how they crop), else each slot's own."""
+    if all(net.crop_settings == nets[0].crop_settings for net in nets):
+        return nets[0].crops(requests)
+    return torch.cat([net.crops([request]) for net, request in zip(nets, requests)])

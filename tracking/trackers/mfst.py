@@ -7,7 +7,7 @@ Table II), the final map resized and its maximum taken as the target, three scal
 Where it is silent, the released tracker (``inference/tracker.py``, ``inference_wrapper.py``; reference notes
 part B5, whose values are its ``track_config.json``):
 
-- crops (``crop_subpixel``, in torch on the tracker's device): ``tf.image.crop_and_resize`` of the window
+- crops (the ``subpixel`` crop style, ``tracking.crops.crop_subpixel``): ``tf.image.crop_and_resize`` of the window
   ``s_x = s_z * 255 / 127`` (``s_z`` the context window of the *current* size, context 0.5) times each scale
   factor: bilinear, sub-pixel (no rounding),
   sample ``i`` at ``c - (s - 1) / 2 + i (s - 1) / 254``; samples outside the frame take the current frame's mean
@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tracking.inference import CropRequest
 from tracking.models.mfst import BRANCHES, FUSIONS, fuse
 from tracking.params import Range
 from tracking.tracker import initial_box, rgb_frame
@@ -92,33 +93,6 @@ class MFSTParams(SiamFCParams):
         return getattr(self, f"{branch}_fusion"), getattr(self, f"{branch}_weights")
 
 
-def frame_tensor(image: np.ndarray, device) -> torch.Tensor:
-    """An H x W x 3 frame as a (3, H, W) float32 tensor on ``device`` (RGB 0-255, the crops' layout)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float()
-
-
-def crop_subpixel(frame: torch.Tensor, center, windows, size: int, fill: torch.Tensor) -> torch.Tensor:
-    """``tf.image.crop_and_resize`` of squares of side ``windows`` (one crop each) around ``center = (cx, cy)``
-    (0-based) from a (C, H, W) ``frame``, to (N, C, size, size): sample ``i`` at
-    ``center - (window - 1) / 2 + i (window - 1) / (size - 1)``, bilinear between the neighbouring pixels
-    (sub-pixel, nothing rounded); samples outside ``[0, H - 1] x [0, W - 1]`` get ``fill`` (C,) (the released
-    code crops ``image - mean`` and adds the mean back). Coordinates in float32, as TF computes them."""
-    height, width = frame.shape[-2:]
-    device = frame.device
-    windows = torch.as_tensor([float(w) for w in windows], dtype=torch.float64, device=device)[:, None]
-    steps = torch.arange(size, dtype=torch.float64, device=device)[None] * (windows - 1) / (size - 1)
-    xs = float(center[0]) - (windows - 1) / 2 + steps  # (N, size)
-    ys = float(center[1]) - (windows - 1) / 2 + steps
-    # grid_sample with corners aligned: -1 and 1 are the first and last pixel centres, as TF's (H - 1) scaling
-    grid = torch.stack(torch.broadcast_tensors((2 * xs / (width - 1) - 1)[:, None, :],
-                                               (2 * ys / (height - 1) - 1)[:, :, None]), dim=-1)
-    batch = windows.shape[0]
-    out = F.grid_sample(frame[None].expand(batch, -1, -1, -1), grid.to(frame.dtype), mode="bilinear",
-                        padding_mode="border", align_corners=True)
-    inside = ((ys >= 0) & (ys <= height - 1))[:, :, None] & ((xs >= 0) & (xs <= width - 1))[:, None, :]
-    return torch.where(inside[:, None], out, fill.to(out.dtype)[None, :, None, None])
-
-
 class MFSTTracker(SiamFCTracker):
     """Tracker protocol (``init(image, box)``, ``update(image) -> box``) around an ``MFST`` network.
 
@@ -129,6 +103,7 @@ class MFSTTracker(SiamFCTracker):
     """
 
     params_class = MFSTParams
+    crop_style = "subpixel"
 
     def __init__(self, model, params=None, device="cpu", name: str = "MFST"):
         super().__init__(model, params, None, device, name)
@@ -164,26 +139,21 @@ class MFSTTracker(SiamFCTracker):
         self.center = np.array([x - base + (w - 1) / 2, y - base + (h - 1) / 2])  # (cx, cy), 0-based
         self.target_size = np.array([w, h])
         self.initial_size = self.target_size.copy()
-        frame = frame_tensor(image, self.device)
-        crop = crop_subpixel(frame, self.center, [self.search_window()], cfg.instance_size, frame.mean(dim=(1, 2)))
+        # the frame's mean colour pads (no fill given)
+        crop = self.net.crops([CropRequest(image, self.center, [self.search_window()], cfg.instance_size)])
         start = (cfg.instance_size - self.network.exemplar_size) // 2  # 64: the exemplar is the crop's centre
         exemplar = crop[..., start:start + self.network.exemplar_size, start:start + self.network.exemplar_size]
-        if cfg.channels_last:
-            exemplar = exemplar.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            self.kernel = self.model.template_features(exemplar, self.use_se, self.active)
+        self.kernel = self.net.run("template_features", self.net.as_input(exemplar), self.use_se, self.active)
 
-    # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish
-    def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, None]:
-        """The frame's scale crops, padded with the current frame's mean colour."""
-        frame = frame_tensor(rgb_frame(image), self.device)
+    # ``update`` (LockstepTracker): _search_request -> _network_outputs -> _finish
+    def _search_request(self, image: np.ndarray) -> tuple[CropRequest, None]:
+        """The frame's scale crops, padded with the current frame's mean colour (no fill given)."""
         windows = [self.search_window() * f for f in self.scale_factors]
-        crops = crop_subpixel(frame, self.center, windows, self.params.instance_size, frame.mean(dim=(1, 2)))
-        return (crops.contiguous(memory_format=torch.channels_last) if self.params.channels_last else crops), None
+        return CropRequest(rgb_frame(image), self.center, windows, self.params.instance_size), None
 
     def _network_outputs(self, template, search: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         # one template at a time: in lockstep, each slot's maps are those of tracking it alone, bit for bit
-        return self.model.responses(template, search, self.use_se, per_exemplar=True)
+        return self.net.run("responses", template, search, self.use_se, per_exemplar=True)
 
     def _finish(self, state: None, responses: dict[str, list[torch.Tensor]]) -> np.ndarray:
         self.step(self.fused(responses))

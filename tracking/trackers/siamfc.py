@@ -26,13 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tracking.crops import crop_and_resize_siamfc, padded_frames, resample_windows, siamfc_windows
-from tracking.models.inference import inference_network
-from tracking.network_input import network_batch, network_layout_torch, to_network_layout
-from tracking.params import Range, build_params
-from tracking.precision import with_precision
+from tracking.inference import CropRequest, InferenceParams
+from tracking.params import Range
 from tracking.tracker import initial_box, rgb_frame
-from tracking.trackers.batched import InferenceParams, LockstepTracker
+from tracking.trackers.batched import LockstepTracker
 
 UPSAMPLE_MODES = ("bicubic", "bilinear")
 
@@ -47,21 +44,7 @@ class SiamFCParams(InferenceParams):
     maps n cells onto ``n * up`` pixels (cv2, the reference), True onto ``(n - 1) * up + 1`` (corner cells on
     corner pixels, paper 000's 17 -> 129). ``box_index_base``: 1 takes and returns boxes 1-based as the reference
     does with got10k's experiments (it subtracts 1 in ``init`` and adds it back to every output); 0 for boxes
-    already 0-based. ``channels_last``: the network's input in NHWC memory order
-    (``tracking.network_input.network_batch``), as the reference's permuted crops are, and the tracking copy's
-    convolution weights too (no reorder at every call): faster on the CPU for the suite's SiamFC networks or as
-    fast (README, Speed). ``fold_batchnorm``: track with a copy of the network whose BatchNorms are folded into
-    the convolutions before them (``tracking.models.inference``; the same function up to float rounding, about
-    1e-6 relative). ``crop_on_device``: cut the crops in torch on the tracker's device
-    (``tracking.crops.resample_windows`` on the reference's windows; in lockstep, every slot's scale crops in one
-    call) instead of OpenCV on the CPU: for GPUs. Its samples are not rounded to uint8 as OpenCV's are (within one
-    grey level), so the boxes are not the reference's to the last digit: off by default. (MFST's crops are always
-    cut in torch.) ``compile``: track with the backbones compiled by ``torch.compile`` with frozen weights
-    (``tracking.models.inference.compile_for_inference``: convolutions fused with their ReLUs and poolings): faster
-    on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each new input shape
-    costs a compilation (seconds to a minute): off by default. ``precision``: ``fp32`` (siamfc-pytorch's),
-    ``bf16`` or ``fp16``: the network under autocast of that dtype (``tracking.precision``; for GPUs and CPUs with
-    bf16 instructions, elsewhere it warns); ``auto`` the fastest native one of the device.
+    already 0-based. The inference values and their meaning: ``tracking.inference.InferenceParams``.
     """
 
     context_amount: float = 0.5
@@ -97,71 +80,33 @@ class SiamFCTracker(LockstepTracker):
     """
 
     params_class = SiamFCParams
+    crop_style = "siamfc"
 
     def __init__(self, model, params=None, level: str | None = None, device="cpu", name: str = "SiamFC"):
-        self.params = build_params(self.params_class, params, f"{type(self).__name__} parameters")
-        self.network = model.config
+        super().__init__(model, params, device, name)
         levels = self.network.levels
         level = levels[-1] if level is None else level
         if level not in levels:
             raise ValueError(f"tracker {name!r} needs the network's level {level!r}; its levels: {list(levels)}")
         self.level = levels.index(level)
-        self.name = name
-        self.device = torch.device(device)
-        model = model.to(self.device).eval()
-        # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
-        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
-                                       self.params.channels_last)
-        self.params, self.autocast_dtype = with_precision(self.params, self.device)  # 'auto' resolved here
         cfg = self.params
         self.response_size = self.network.score_size_for(cfg.instance_size)
         self.upscale_size = cfg.upsampled_size(self.response_size)
         hann = np.outer(np.hanning(self.upscale_size), np.hanning(self.upscale_size))
         self.hann_window = hann / hann.sum()
         self.scale_factors = cfg.scale_step ** np.linspace(-(cfg.scale_num // 2), cfg.scale_num // 2, cfg.scale_num)
-        self.center = None
 
     # ------------------------------------------------------------------------------------------------ steps
     def _template(self):
         return self.kernel
 
-    def _input(self, patches) -> torch.Tensor:
-        arrays = np.stack([to_network_layout(patch, self.network.image_format) for patch in patches])
-        return network_batch(arrays, self.device, self.params.channels_last)
+    def _crop_request(self, image: np.ndarray, windows, output_size: int) -> CropRequest:
+        """The reference's crops of ``image`` around the centre, one per window, padded with the first frame's mean
+        colour."""
+        return CropRequest(image, self.center, windows, output_size, self.avg_color)
 
     def _crop_input(self, image: np.ndarray, windows, output_size: int) -> torch.Tensor:
-        """The network input of the reference's crops of ``image`` around the centre, one per window."""
-        if self.params.crop_on_device:
-            return self._device_crops([self], [image], [windows], output_size)
-        return self._input([crop_and_resize_siamfc(image, self.center, window, output_size, self.avg_color)
-                            for window in windows])
-
-    def _device_crops(self, trackers, images, windows, output_size: int) -> torch.Tensor:
-        """``crop_and_resize_siamfc``'s windows (``windows[k]`` around ``trackers[k]``'s centre in ``images[k]``),
-        cut in one ``resample_windows`` call on this tracker's device (each frame sampled once for its windows),
-        in the network's layout. The fill is the mean colour rounded as OpenCV's border rounds it on integer
-        frames."""
-        fills = np.stack([tracker.avg_color for tracker in trackers])
-        if all(np.issubdtype(image.dtype, np.integer) for image in images):
-            fills = np.rint(fills)
-        frames = padded_frames(images, fills, self.device)
-        # every tracker of a lockstep step has the same number of windows (its scales): k per frame
-        centers = np.concatenate([np.repeat(np.asarray(t.center, np.float64)[None], len(w), axis=0)
-                                  for t, w in zip(trackers, windows)])
-        start, extent = siamfc_windows(torch.as_tensor(centers), torch.as_tensor(np.concatenate(windows)))
-        crops = resample_windows(frames, start, extent, output_size,
-                                 torch.as_tensor(fills, dtype=torch.float32, device=self.device))
-        return network_layout_torch(crops, self.network.image_format, self.params.channels_last)
-
-    def _search_inputs(self, trackers, images) -> list:
-        own_crops = type(self)._search_input is SiamFCTracker._search_input  # not MFST's sub-pixel crops
-        if not own_crops or not all(tracker.params.crop_on_device for tracker in trackers):
-            return super()._search_inputs(trackers, images)
-        crops = self._device_crops(trackers, [rgb_frame(image) for image in images],
-                                   [[tracker.x_sz * f for f in tracker.scale_factors] for tracker in trackers],
-                                   self.params.instance_size)
-        scales = len(self.scale_factors)
-        return [(crops[index * scales:(index + 1) * scales], None) for index in range(len(trackers))]
+        return self.net.crops([self._crop_request(image, windows, output_size)])
 
     @torch.inference_mode()
     def init(self, image: np.ndarray, box) -> None:
@@ -176,18 +121,17 @@ class SiamFCTracker(LockstepTracker):
         self.x_sz = self.z_sz * cfg.instance_size / self.network.exemplar_size
         self.avg_color = np.mean(image, axis=(0, 1))
         exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)
-        with self._autocast():
-            self.kernel = self.model.template_features(exemplar)
+        self.kernel = self.net.run("template_features", exemplar)
 
-    # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish
-    def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, None]:
+    # ``update`` (LockstepTracker): _search_request -> _network_outputs -> _finish
+    def _search_request(self, image: np.ndarray) -> tuple[CropRequest, None]:
         """The frame's search crops, one per scale."""
         windows = [self.x_sz * f for f in self.scale_factors]
-        return self._crop_input(rgb_frame(image), windows, self.params.instance_size), None
+        return self._crop_request(rgb_frame(image), windows, self.params.instance_size), None
 
     def _network_outputs(self, template, search: torch.Tensor) -> list[torch.Tensor]:
         # one template at a time: in lockstep, each slot's maps are those of tracking it alone, bit for bit
-        return self.model.responses(template, search, per_exemplar=True)
+        return self.net.run("responses", template, search, per_exemplar=True)
 
     def _finish(self, state: None, responses: list[torch.Tensor]) -> np.ndarray:
         self.step(self.score_maps(responses)[self.level])

@@ -16,14 +16,12 @@ import torch.nn.functional as F
 
 from dataclasses import dataclass
 
-from tracking.crops import context_size, crop_and_resize, crop_batch, padded_frames
+from tracking.crops import context_size
+from tracking.inference import CropRequest, InferenceParams
 from tracking.models.anchors import generate_anchors
-from tracking.models.inference import inference_network
-from tracking.network_input import network_batch, network_layout_torch, to_network_layout
-from tracking.params import Range, build_params
-from tracking.precision import with_precision
+from tracking.params import Range
 from tracking.tracker import initial_box, rgb_frame
-from tracking.trackers.batched import InferenceParams, LockstepTracker
+from tracking.trackers.batched import LockstepTracker
 
 
 @dataclass(frozen=True)
@@ -32,21 +30,7 @@ class SiamRPNParams(InferenceParams):
 
     Defaults: pysot's ``siamrpn_r50_l234_dwxcorr`` (VOT). ``instance_size`` is the search crop while tracking
     (255; the AlexNet model tracks at 287); ``context_amount`` the context added around the target (0.5).
-    ``channels_last``: the network's input, and the convolution weights of the tracker's copy, in NHWC memory
-    order (``tracking.network_input.network_batch``; the same values, rounded differently): faster on the CPU for
-    every network measured except pysot's dilated ResNet-50 (README, Speed), whose configs turn it off.
-    ``fold_batchnorm``: track with a copy of the network whose BatchNorms are folded into the convolutions before
-    them (``tracking.models.inference``; the same function up to float rounding, about 1e-6 relative).
-    ``crop_on_device``: cut the crops in torch on the tracker's device (``tracking.crops.crop_batch``; in
-    lockstep, every slot's search crop in one call) instead of OpenCV on the CPU: for GPUs, where the CPU crop and
-    the upload of float crops would bound the frame rate. Its bilinear samples are not rounded to uint8 as
-    OpenCV's are (within 1 grey level), so the boxes are not pysot's to the last digit: off by default.
-    ``compile``: track with the backbone and the RPN head's search path compiled by ``torch.compile`` with frozen
-    weights (``tracking.models.inference.compile_for_inference``: convolutions fused with their additions and
-    ReLUs): faster on the CPU (README, Speed), the same function up to float rounding (about 1e-5 relative); each
-    new input shape costs a compilation (seconds to a minute): off by default. ``precision``: ``fp32`` (pysot's),
-    ``bf16`` or ``fp16``: the network under autocast of that dtype (``tracking.precision``; for GPUs and CPUs with
-    bf16 instructions, elsewhere it warns); ``auto`` the fastest native one of the device.
+    The inference values and their meaning: ``tracking.inference.InferenceParams``.
     """
 
     penalty_k: float = 0.05
@@ -67,17 +51,10 @@ class SiamRPNTracker(LockstepTracker):
     """
 
     params_class = SiamRPNParams  # a subclass tracker with more parameters names its own dataclass
+    crop_style = "pysot"
 
     def __init__(self, model, params: SiamRPNParams | dict | None = None, device="cpu", name: str = "SiamRPN++"):
-        self.params = build_params(self.params_class, params, f"{self.params_class.__name__} tracker parameters")
-        self.network = model.config
-        self.name = name
-        self.device = torch.device(device)
-        model = model.to(self.device).eval()
-        # the tracker's own copy, BatchNorm folded, NHWC weights, backbones compiled (the module's network untouched)
-        self.model = inference_network(model, self.params.fold_batchnorm, self.params.compile,
-                                       self.params.channels_last)
-        self.params, self.autocast_dtype = with_precision(self.params, self.device)  # 'auto' resolved here
+        super().__init__(model, params, device, name)
         self.score_size = self.network.score_size_for(self.params.instance_size)
         self.anchor_num = self.network.anchor_num
         hanning = np.hanning(self.score_size)
@@ -85,7 +62,6 @@ class SiamRPNTracker(LockstepTracker):
         anchors = generate_anchors(self.network, self.params.instance_size)
         anchors[:, :2] -= self.params.instance_size // 2  # relative to the crop center
         self.anchors = anchors
-        self.center = None
         self.size = None
         self.last_score = None
 
@@ -93,23 +69,9 @@ class SiamRPNTracker(LockstepTracker):
         return self.template_features
 
     # ------------------------------------------------------------------------------------------------
-    def _crop(self, image: np.ndarray, window: float, output_size: int) -> torch.Tensor:
-        if self.params.crop_on_device:
-            return self._device_crops([self], [image], [window], output_size)
-        patch = crop_and_resize(image, self.center, window, output_size, fill=self.channel_average)
-        array = to_network_layout(patch, self.network.image_format)
-        return network_batch(array[None], self.device, self.params.channels_last)
-
-    def _device_crops(self, trackers, images, windows, output_size: int) -> torch.Tensor:
-        """One crop per (tracker, frame, window) around each tracker's centre, cut in one ``crop_batch`` call on
-        this tracker's device, in the network's layout. The fill is the frame's mean colour truncated to uint8, as
-        pysot's canvas stores it."""
-        fills = np.floor(np.stack([tracker.channel_average for tracker in trackers]))
-        frames = padded_frames(images, fills, self.device)
-        centers = torch.as_tensor(np.stack([tracker.center for tracker in trackers]), dtype=torch.float64)
-        crops = crop_batch(frames, centers, torch.as_tensor(windows, dtype=torch.float64), output_size,
-                           fill=torch.as_tensor(fills, dtype=torch.float32, device=self.device))
-        return network_layout_torch(crops, self.network.image_format, self.params.channels_last)
+    def _crop_request(self, image: np.ndarray, window: float, output_size: int) -> CropRequest:
+        """pysot's crop of ``window`` pixels around the centre, padded with the first frame's mean colour."""
+        return CropRequest(image, self.center, [window], output_size, self.channel_average)
 
     def _context_window(self) -> float:
         return context_size(float(self.size[0]), float(self.size[1]), self.params.context_amount)
@@ -126,19 +88,18 @@ class SiamRPNTracker(LockstepTracker):
         self.size = np.array([box[2], box[3]])
         self.channel_average = np.mean(image, axis=(0, 1))
         exemplar_window = round(self._context_window())
-        template = self._crop(image, exemplar_window, self.network.exemplar_size)
-        with self._autocast():
-            self.template_features = self.model.template_features(template)
+        template = self.net.crops([self._crop_request(image, exemplar_window, self.network.exemplar_size)])
+        self.template_features = self.net.run("template_features", template)
 
     # ------------------------------------------------------------------------------------------------ the step
-    # ``update`` (LockstepTracker): _search_input -> _network_outputs -> _finish; the pieces are shared with
+    # ``update`` (LockstepTracker): _search_request -> _network_outputs -> _finish; the pieces are shared with
     # trackers that rank the anchors by other scores (tracking.trackers.snscf)
-    def _search_input(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[np.ndarray, float]]:
-        image, search, scale_z = self._search_crop(image)
-        return search, (image, scale_z)
+    def _search_request(self, image: np.ndarray) -> tuple[CropRequest, tuple[np.ndarray, float]]:
+        image, window, scale_z = self._search_window(image)
+        return self._crop_request(image, window, self.params.instance_size), (image, scale_z)
 
     def _network_outputs(self, template, search: torch.Tensor):
-        return self.model.track_features(template, search)
+        return self.net.run("track_features", template, search)
 
     def _finish(self, state: tuple[np.ndarray, float], outputs) -> np.ndarray:
         image, scale_z = state
@@ -153,16 +114,8 @@ class SiamRPNTracker(LockstepTracker):
 
     def _search_crop(self, image: np.ndarray) -> tuple[np.ndarray, torch.Tensor, float]:
         """The frame as RGB, the search crop (window ``s_x`` around the last centre) and its scale ``scale_z``."""
-        image, window, scale_z = self._search_window(image)
-        return image, self._crop(image, window, self.params.instance_size), scale_z
-
-    def _search_inputs(self, trackers, images) -> list:
-        if not all(tracker.params.crop_on_device for tracker in trackers):
-            return super()._search_inputs(trackers, images)
-        windows = [tracker._search_window(image) for tracker, image in zip(trackers, images)]
-        crops = self._device_crops(trackers, [image for image, _, _ in windows], [window for _, window, _ in windows],
-                                   self.params.instance_size)
-        return [(crops[index:index + 1], (image, scale_z)) for index, (image, _, scale_z) in enumerate(windows)]
+        search, (image, scale_z) = self._search_input(image)
+        return image, search, scale_z
 
     @staticmethod
     def _rpn_outputs(cls: torch.Tensor, loc: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -148,14 +148,13 @@ class SNSCFTracker(SiamRPNTracker):
         if not self.levels:
             return
         image, search, scale_z = self._search_crop(image)
-        with self._autocast():
-            features = self.model.features(search)
+        features = self.net.run("features", search)
         self.filters = self._learn(self._windowed(features), np.zeros(2), scale_z)
 
     # ``update`` (LockstepTracker): SiamRPN++'s search crop, one pass that also yields the levels' features, then
     # the ranking, step and filter update below (per sequence: its filters are its own)
     def _network_outputs(self, template, search: torch.Tensor):
-        return self.model.track_levels(template, search)
+        return self.net.run("track_levels", template, search)
 
     def _finish(self, state: tuple[np.ndarray, float], outputs) -> np.ndarray:
         image, scale_z = state

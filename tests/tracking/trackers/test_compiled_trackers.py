@@ -1,4 +1,4 @@
-"""``compile`` (``tracking.models.inference.compile_for_inference``): the trackers' backbones (and SiamRPN++'s RPN
+"""``compile`` (``tracking.inference.rewrites.compile_declared``): the trackers' backbones (and SiamRPN++'s RPN
 head) compiled with frozen weights compute the same function as the eager ones and track the same boxes; the
 module's network is left as it was."""
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 from torch._dynamo.utils import counters
 
 from tracking.models.siamfc import SiamFC, SiamFCNetwork
-from tracking.trackers.online import OnlineSiamFCTracker
+from tracking.trackers.siamfc_online import OnlineSiamFCTracker
 from tracking.trackers.siamfc import SiamFCTracker
 from tracking.trackers.siamrpn import SiamRPNTracker
 
@@ -41,9 +41,9 @@ def video(lockstep_videos):
 def test_compiled_siamrpn_tracker_equals_eager(tiny_siamrpn, video):
     eager = SiamRPNTracker(tiny_siamrpn, {"compile": False})
     compiled_tracker = SiamRPNTracker(tiny_siamrpn, {"compile": True})
-    assert compiled(compiled_tracker.model.backbone.forward) and compiled(compiled_tracker.model.head.correlate)
+    assert compiled(compiled_tracker.net.module.backbone.forward) and compiled(compiled_tracker.net.module.head.correlate)
     assert not compiled(tiny_siamrpn.backbone.forward)  # the tracker's copy, not the caller's network
-    assert not compiled(eager.model.backbone.forward)
+    assert not compiled(eager.net.module.backbone.forward)
     expected_boxes, expected = tracked(eager, video)
     graphs = counters["stats"]["unique_graphs"]
     boxes, got = tracked(compiled_tracker, video)
@@ -57,7 +57,7 @@ def test_compiled_siamfc_trackers_equal_eager(video):
     torch.manual_seed(0)
     network = SiamFC(SiamFCNetwork(backbone_options={"width_mult": 0.25})).eval()
     unfolded = SiamFCTracker(network, {"compile": True, "fold_batchnorm": False})
-    assert compiled(unfolded.model.backbone.forward) and unfolded.model is not network
+    assert compiled(unfolded.net.module.backbone.forward) and unfolded.net.module is not network
     assert not compiled(network.backbone.forward)
     expected_boxes, expected = tracked(SiamFCTracker(network), video)
     boxes, got = tracked(SiamFCTracker(network, {"compile": True}), video)
@@ -65,7 +65,7 @@ def test_compiled_siamfc_trackers_equal_eager(video):
     np.testing.assert_allclose(boxes, expected_boxes, atol=1e-2)
     # the online tracker tracks with the compiled copy of the source until a training; its learner stays eager
     online = OnlineSiamFCTracker(network, {"compile": True, "learning_rate": 0.0})
-    assert compiled(online.source_tracking.backbone.forward) and not compiled(online.learner.backbone.forward)
+    assert compiled(online.source_net.module.backbone.forward) and not compiled(online.learner.backbone.forward)
     online_boxes, online_outputs = tracked(online, video)
     assert_same_function(expected, online_outputs)
     np.testing.assert_allclose(online_boxes, expected_boxes, atol=1e-2)  # lr 0: the network never changes

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from tracking.models.mfst import MFST, fuse
-from tracking.trackers.mfst import MFSTParams, MFSTTracker, crop_subpixel, frame_tensor
+from tracking.crops import crop_subpixel, frame_tensor
+from tracking.trackers.mfst import MFSTParams, MFSTTracker
 
 SMALL = {"s_backbone_options": {"width_mult": 0.25}, "a_backbone_options": {"width_mult": 0.25}}
 
@@ -99,13 +100,13 @@ def test_defaults_are_the_papers_and_the_released_trackers():
 def test_exemplar_is_the_centre_of_the_first_255_crop_computed_once(tracker, monkeypatch):
     images = frames()
     seen = []
-    original = tracker.model.template_features
+    original = tracker.net.module.template_features
 
     def spy(template, *args, **kwargs):
         seen.append(template.clone())
         return original(template, *args, **kwargs)
 
-    monkeypatch.setattr(tracker.model, "template_features", spy)
+    monkeypatch.setattr(tracker.net.module, "template_features", spy)
     tracker.init(images[0], np.array([71.0, 61.0, 40.0, 30.0]))  # 1-based
     for image in images[1:]:
         tracker.update(image)
@@ -138,9 +139,10 @@ def test_a_branch_without_weight_is_not_computed_and_use_se_false_ungates():
     only_s.init(images[0], np.array([71.0, 61.0, 40.0, 30.0]))
     assert list(only_s.kernel) == ["s"] and only_s.active == ["s"]
     maps = only_s.response_maps(images[1])
+    patch = frame_tensor(images[0][:127, :127], "cpu")[None]  # the network's layout: RGB 0-255
     with torch.no_grad():
-        raw = network.branches["s"].backbone(only_s._input([images[0][:127, :127]]))
-    ungated = network.branches["s"].features(only_s._input([images[0][:127, :127]]), use_se=False)
+        raw = network.branches["s"].backbone(patch)
+    ungated = network.branches["s"].features(patch, use_se=False)
     assert all(torch.equal(a, b) for a, b in zip(raw, ungated))
     expected = fuse(maps["s"], "hard_weight", (0.1, 0.3, 0.7))
     np.testing.assert_allclose(only_s.fused_map(images[1]), F.interpolate(

@@ -198,11 +198,11 @@ def test_lockstep_boxes_equal_one_at_a_time(lockstep_difference):
 
 
 def test_crops_on_the_device_in_lockstep_in_one_call_per_step(lockstep_difference, monkeypatch):
-    import tracking.trackers.siamfc as siamfc
+    import tracking.inference.crops as inference_crops
 
     calls = []
-    resample = siamfc.resample_windows
-    monkeypatch.setattr(siamfc, "resample_windows", lambda frames, start, *args: calls.append(start.shape[0]) or
+    resample = inference_crops.resample_windows
+    monkeypatch.setattr(inference_crops, "resample_windows", lambda frames, start, *args: calls.append(start.shape[0]) or
                         resample(frames, start, *args))  # the windows cut by one call
     assert lockstep_difference(small_tracker(crop_on_device=True), capacity=3) <= 1e-3
     assert max(calls) == 3 * 3  # a lockstep step cuts its 3 slots' 3 scale crops in one call

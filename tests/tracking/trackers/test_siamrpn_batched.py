@@ -28,7 +28,7 @@ def test_lockstep_boxes_equal_one_at_a_time(tracker, benchmarks, tmp_path, kind,
 
 def test_a_step_makes_one_network_call_for_all_slots(tracker, benchmarks):
     calls = []
-    handle = tracker.model.backbone.register_forward_hook(lambda module, inputs, output: calls.append(
+    handle = tracker.net.module.backbone.register_forward_hook(lambda module, inputs, output: calls.append(
         inputs[0].shape[0]))
     try:
         batched = tracker.batched(4)
@@ -45,14 +45,14 @@ def test_a_step_makes_one_network_call_for_all_slots(tracker, benchmarks):
 
 
 def test_crops_on_the_device_in_one_call_per_step(tiny_siamrpn, lockstep_difference, lockstep_videos, monkeypatch):
-    import tracking.trackers.siamrpn as siamrpn
+    import tracking.inference.crops as inference_crops
 
     tracker = SiamRPNTracker(tiny_siamrpn, {"penalty_k": 0.16, "window_influence": 0.4, "lr": 0.3,
                                             "crop_on_device": True})
     calls = []
-    crop_batch = siamrpn.crop_batch
-    monkeypatch.setattr(siamrpn, "crop_batch", lambda frames, *args, **kwargs: calls.append(frames.shape[0]) or
-                        crop_batch(frames, *args, **kwargs))
+    resample = inference_crops.resample_windows
+    monkeypatch.setattr(inference_crops, "resample_windows", lambda frames, *args, **kwargs:
+                        calls.append(frames.shape[0]) or resample(frames, *args, **kwargs))
     # frames of five sizes padded into one tensor: the boxes of one-at-a-time tracking
     assert lockstep_difference(tracker, capacity=3) <= 1e-3
     assert max(calls) == 3  # a lockstep step cuts all its slots' search crops in one call

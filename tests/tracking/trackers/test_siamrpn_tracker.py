@@ -156,7 +156,7 @@ def test_overrides_and_clipping():
         warnings.simplefilter("ignore")  # "emulated" on a CPU without bf16 instructions
         half = SiamRPNTracker(model, {"precision": "bf16"})
     dtypes = []
-    half.model.backbone.register_forward_hook(lambda module, inputs, output: dtypes.append(output[-1].dtype))
+    half.net.module.backbone.register_forward_hook(lambda module, inputs, output: dtypes.append(output[-1].dtype))
     half_boxes, _ = track_frames(half, frames, [60.0, 50.0, 30.0, 30.0])
     assert np.all(np.isfinite(half_boxes)) and half_boxes.shape == (3, 4) and set(dtypes) == {torch.bfloat16}
     with pytest.raises(ValueError, match="precision must be one of"):

@@ -70,8 +70,34 @@ class HierarchicalParams(SiamFCParams):
             raise ValueError(f"ctl_normalization must be one of {CTL_NORMALIZATIONS}, got {self.ctl_normalization!r}")
 
 
-# The single-layer baselines of paper 000: SiamFC's step on one level, upsampled as the hierarchical tracker's.
+# The paper's single-layer baselines: SiamFC's step on one level, upsampled as the hierarchical tracker's.
 PAPER_LAYER_PARAMS = SiamFCParams(response_up=8, upsample_mode="bilinear", align_corners=True)
+
+
+class LayerTracker(SiamFCTracker):
+    """A single-layer baseline: SiamFC's step on the network level ``level_name``, with the paper's upsampling
+    (``PAPER_LAYER_PARAMS``) by default."""
+
+    level_name = ""
+    default_params = PAPER_LAYER_PARAMS
+
+    def __init__(self, model, params=None, device="cpu", name: str | None = None):
+        super().__init__(model, params, self.level_name, device, name or f"SiamFC-{self.level_name}")
+
+
+class Conv3Tracker(LayerTracker):
+    level_name = "conv3"
+
+
+class Conv4Tracker(LayerTracker):
+    level_name = "conv4"
+
+
+class Conv5Tracker(LayerTracker):
+    level_name = "conv5"
+
+
+LAYER_TRACKERS = {"conv3": Conv3Tracker, "conv4": Conv4Tracker, "conv5": Conv5Tracker}
 
 
 def psr(score_map: np.ndarray) -> float:

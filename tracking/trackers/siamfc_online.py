@@ -62,7 +62,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from tracking.models.inference import inference_network
 from tracking.params import Range
 from tracking.tracker import rgb_frame
 from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
@@ -81,7 +80,7 @@ class OnlineParams(SiamFCParams):
     with the new weights), so the boxes are those of the immediate order (False: R_c in its own call right after
     frame t), but ``last`` then describes the frame before the one just returned and the last frame of a sequence
     gets no online step (it would change nothing tracked). ``fold_batchnorm`` folds only the tracking copy
-    (``model``): the fine-tuning trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's
+    (``net``): the fine-tuning trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's
     affine parameters included), and the tracking copy is folded again from it after each training. ``compile``
     compiles only the source's tracking copy: after a sequence's first training it tracks with the folded learner
     uncompiled (a compilation per training would cost more than it saves). ``map_normalization``: how a score map
@@ -208,18 +207,17 @@ class OnlineSiamFCTracker(SiamFCTracker):
     After each ``update``, ``last`` holds the frame's ``peak_r``, ``psr_r``, ``jcpp``, ``kl`` (Eq. 4 before any
     step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and
     ``current_map`` (R_c, before any step). Networks: ``source`` the checkpoint's (never written), ``learner``
-    the per-sequence copy that trains, ``model`` what tracks and scores R_c (``learner``, or its copy BatchNorm-
-    folded with ``fold_batchnorm``, NHWC with ``channels_last``; until the first training of a sequence,
-    SiamFCTracker's copy of the source).
+    the per-sequence copy that trains, ``net`` what tracks and scores R_c (the tracking copy of ``learner``,
+    ``TrackingNetwork.rebuilt``; until the first training of a sequence, SiamFCTracker's copy of the source).
     """
 
     params_class = OnlineParams
 
     def __init__(self, model, params=None, level: str | None = None, device="cpu", name: str = "SiamFC-OT"):
         super().__init__(model, params, level, device, name)
-        self.source = model  # the checkpoint's network: every sequence starts from it, nothing writes to it
+        self.source = self.net.source  # the checkpoint's network: every sequence starts from it, nothing writes to it
         # what tracks while the learner still holds the source's weights: SiamFCTracker's folded copy of the source
-        self.source_tracking = self.model
+        self.source_net = self.net
         self.learner = copy.deepcopy(self.source).eval()
         self.trainable = trainable_parameters(self.learner, self.params.trainable_layers)
         trained = {id(p) for p in self.trainable}
@@ -232,15 +230,12 @@ class OnlineSiamFCTracker(SiamFCTracker):
         """None: the network changes per sequence, so sequences are tracked one at a time (the runner says so)."""
         return None
 
-    def _tracking_network(self) -> nn.Module:
-        return inference_network(self.learner, self.params.fold_batchnorm, channels_last=self.params.channels_last)
-
     def init(self, image: np.ndarray, box) -> None:
         self.pending_search = None  # a failed sequence's (VOT's re-initialisation) last R_c is dropped with it
         with torch.no_grad():
             self.learner.load_state_dict(self.source.state_dict())
         # folded (compiled) once per tracker, not per sequence: the learner has just taken the source's weights
-        self.model = self.source_tracking
+        self.net = self.source_net
         super().init(image, box)
         image = rgb_frame(image)
         self.exemplar = self._crop_input(image, [self.z_sz], self.network.exemplar_size)
@@ -259,8 +254,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
     def _current_map(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(distribution, search input) of the exemplar against the search crop centred on the current position."""
         search = self._crop_input(image, [self.x_sz], self.params.instance_size)
-        with torch.inference_mode(), self._autocast():
-            score = self.model.responses(self.kernel, search)[self.level][0, 0]
+        score = self.net.run("responses", self.kernel, search)[self.level][0, 0]
         # a clone outside inference mode: R_t takes part in the fine-tuning's autograd graph
         return self._distribution(score.clone()), search
 
@@ -272,14 +266,12 @@ class OnlineSiamFCTracker(SiamFCTracker):
         image = rgb_frame(image)
         search, _ = self._search_input(image)
         pending = self.pending_search
-        with torch.inference_mode(), self._autocast():
-            responses = self._network_outputs(self.kernel, search if pending is None else torch.cat([search, pending]))
+        responses = self._network_outputs(self.kernel, search if pending is None else torch.cat([search, pending]))
         if pending is not None:
             # the previous frame's online step, on the R_c that came with this call; a training changed the network,
             # so this frame's scales are scored again with it, as they would have been after an immediate step
             if self.learn_from(self._distribution(responses[self.level][-1, 0].clone()), pending):
-                with torch.inference_mode(), self._autocast():
-                    responses = self._network_outputs(self.kernel, search)
+                responses = self._network_outputs(self.kernel, search)
             else:
                 responses = [r[:-1] for r in responses]
         with torch.inference_mode():
@@ -322,8 +314,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         losses = []
         with torch.enable_grad():
             for _ in range(cfg.iterations):
-                with self._autocast():
-                    score = self.learner(self.exemplar, search)[self.level][0, 0]
+                score = self.net.train_forward(self.learner, self.exemplar, search)[self.level][0, 0]
                 loss = kl_divergence(self.template_map, self._distribution(score))
                 value = thresholded_loss(loss.detach(), cfg.loss_threshold)
                 if value == 0 or not math.isfinite(value):
@@ -333,11 +324,10 @@ class OnlineSiamFCTracker(SiamFCTracker):
                 optimizer.step()
                 losses.append(value)
         if losses:
-            tracking = self._tracking_network()
-            with torch.inference_mode(), self._autocast():
-                kernel = tracking.template_features(self.exemplar)
+            tracking = self.source_net.rebuilt(self.learner)
+            kernel = tracking.run("template_features", self.exemplar)
             if all(bool(torch.isfinite(k).all()) for k in kernel):
-                self.model, self.kernel = tracking, kernel
+                self.net, self.kernel = tracking, kernel
             else:
                 with torch.no_grad():
                     for parameter, value in zip(self.trainable, before):

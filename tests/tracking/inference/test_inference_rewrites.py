@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from tracking.models.backbones import BACKBONES, build_backbone
-from tracking.models.inference import fold_batchnorm, inference_network
+from tracking.inference.rewrites import fold_batchnorm, tracking_copy
 
 # BatchNorms that precede their convolution stay: DenseNet-169's norm1 of its 82 dense layers and the norm of
 # its 3 transitions (the stem's norm0 and each layer's norm2 follow a convolution and fold)
@@ -47,12 +47,12 @@ def test_folded_backbone_computes_the_same_function(name):
 def test_channels_last_copy_holds_nhwc_weights_and_leaves_the_network():
     torch.manual_seed(0)
     network = randomized(build_backbone("alexnet_legacy"))
-    copy = inference_network(network, fold=False, channels_last=True)
+    copy = tracking_copy(network, fold=False, channels_last=True)
     assert copy is not network
     convolutions = [m for m in copy.modules() if isinstance(m, nn.Conv2d)]
     assert convolutions and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convolutions)
     assert all(m.weight.is_contiguous() for m in network.modules() if isinstance(m, nn.Conv2d))  # untouched
-    assert inference_network(network, fold=False) is network  # no rewrite asked for: the network itself
+    assert tracking_copy(network, fold=False) is network  # no rewrite asked for: the network itself
     x = (torch.rand(1, 3, 127, 127) * 255).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         for expected, got in zip(outputs(network, x), outputs(copy, x)):

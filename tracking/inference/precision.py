@@ -10,7 +10,6 @@ CPU emulates bf16 and is slower than fp32, so asking for it there warns.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import warnings
 from pathlib import Path
@@ -35,15 +34,6 @@ def resolve_precision(precision: str, device, cpuinfo: str | None = None) -> str
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if device.type == "cpu" and cpu_bf16_flags(cpuinfo) else "fp32"
-
-
-def with_precision(params, device):
-    """(``params`` with ``auto`` resolved for ``device``, the autocast dtype of its precision): what a tracker
-    holds; ``params`` is a tracker's parameter dataclass with a ``precision`` field."""
-    precision = resolve_precision(params.precision, device)
-    if precision != params.precision:
-        params = dataclasses.replace(params, precision=precision)
-    return params, autocast_dtype(precision, device)
 
 
 def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:

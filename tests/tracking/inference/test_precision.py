@@ -4,14 +4,14 @@ import warnings
 import pytest
 import torch
 
-from experiments.train import resolved_config
+from experiments.config_library import resolved_config
 from tracking.evaluation.identity import run_identity
 from tracking.models.config import network_config
 from tracking.models.siamrpn import SiamRPN
-from tracking.precision import autocast_dtype, check_precision, cpu_bf16_flags, resolve_precision
-from tracking.trackers.hierarchical import HierarchicalParams
+from tracking.inference.precision import autocast_dtype, check_precision, cpu_bf16_flags, resolve_precision
+from tracking.trackers.hsiamfc import HierarchicalParams
 from tracking.trackers.mfst import MFSTParams
-from tracking.trackers.online import OnlineParams
+from tracking.trackers.siamfc_online import OnlineParams
 from tracking.trackers.siamfc import SiamFCParams
 from tracking.trackers.siamrpn import SiamRPNParams, SiamRPNTracker
 from tracking.trackers.snscf import SNSCFParams
@@ -61,7 +61,7 @@ def test_precision_is_part_of_the_run_identity():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fp32, bf16 = SiamRPNTracker(model), SiamRPNTracker(model, {"precision": "bf16"})
-    assert fp32.autocast_dtype is None and bf16.autocast_dtype is torch.bfloat16
+    assert fp32.net.autocast_dtype is None and bf16.net.autocast_dtype is torch.bfloat16
     assert run_identity(fp32)["parameters"]["precision"] == "fp32"
     assert run_identity(bf16)["parameters"]["precision"] == "bf16"
     # auto is recorded as what it chose on this machine (a rerun elsewhere that chooses otherwise does not resume)

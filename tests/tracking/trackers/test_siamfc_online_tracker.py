@@ -1,4 +1,4 @@
-"""Paper 001's online training (tracking.trackers.online): the equations on hand-computed cases (the normalisation
+"""Paper 001's online training (tracking.trackers.siamfc_online): the equations on hand-computed cases (the normalisation
 of a map with negative values, the KL loss of Eq. 4 with its zero-loss threshold (Eq. 5), Peak_r / PSR_r / JCPP
 (Eq. 8-9), alpha (Eq. 11) and the template-map update (Eq. 10)), then the tracker on a tiny random SiamFC: a
 confident frame fine-tunes the per-sequence copy of the network (4 SGD steps, momentum 0.9, gradients through both
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tracking.models.siamfc import SiamFC
-from tracking.trackers.online import (OnlineParams, OnlineSiamFCTracker, blend_template, joint_confidence,
+from tracking.trackers.siamfc_online import (OnlineParams, OnlineSiamFCTracker, blend_template, joint_confidence,
                                       kl_divergence, relative, score_distribution, sidelobe_psr,
                                       thresholded_loss, trainable_parameters, update_rate)
 
@@ -350,13 +350,13 @@ def test_an_online_evaluation_records_and_prints_what_online_training_did(tmp_pa
 
     from experiments import evaluate
     from experiments.demo import save_checkpoint
-    from experiments.train import build_cli
+    from experiments.config_library import build_model_cli
     from tracking.synthetic.video import generate_videos
     from tracking.synthetic.writers import write_otb
 
     write_otb(generate_videos(4, 2, num_frames=6, size=(120, 160), difficulty="easy"), tmp_path / "otb")
     checkpoint = tmp_path / "siamfc.ckpt"
-    save_checkpoint(build_cli(["--config", "siamfc/demo", "--seed_everything=0"], model_only=True).model, checkpoint)
+    save_checkpoint(build_model_cli(["--config", "siamfc/demo", "--seed_everything=0"]).model, checkpoint)
     evaluate.main(["otb", "--ckpt", str(checkpoint), "--tracker", "online", "--data", str(tmp_path / "otb"), "--out",
                    str(tmp_path / "out"), "--no-progress", "--device", "cpu", "--set", "confidence_threshold=0",
                    "--set", "loss_threshold=0", "--set", "defer_current_map=false"])

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from tracking.models.siamfc import SiamFC, SiamFCNetwork
 from tracking.tracker import track_frames
-from tracking.trackers.hierarchical import (HierarchicalParams, HierarchicalSiamFCTracker, adaptive_weights,
+from tracking.trackers.hsiamfc import (HierarchicalParams, HierarchicalSiamFCTracker, adaptive_weights,
                                             current_tracking_loss, historic_tracking_loss, psr, select_level)
 
 
