@@ -15,19 +15,22 @@ EXTRA ?=
 TRACKER ?=
 STEPS ?=
 PAPER ?=
+# the paper's name (its folder under experiments/configs/, demos/, ablations/); siamfc-online: siamfc_online's former
+# spelling, still accepted
+PAPER_NAME = $(subst siamfc-online,siamfc_online,$(PAPER))
 BATCH ?=
 # `make bench` times these configs (each paper adds its main ones)
 BENCH_CONFIGS ?= siamrpnpp/r50_l234_dwxcorr siamrpnpp/alex_dwxcorr siamrpnpp/mobilev2_l234_dwxcorr siamrpnpp/demo \
                  siamfc/alexnet hsiamfc/vgg19 hsiamfc/resnet50 hsiamfc/densenet169 \
-                 siamfc/imagenet_alexnet siamfc/imagenet_alexnet_online siamfc/imagenet_inception_v3 \
-                 siamfc/imagenet_inception_v3_online siamfc/imagenet_resnet34 siamfc/imagenet_resnet34_online \
-                 siamfc/imagenet_vgg19 siamfc/imagenet_vgg19_online \
+                 siamfc/imagenet_alexnet siamfc_online/imagenet_alexnet siamfc/imagenet_inception_v3 \
+                 siamfc_online/imagenet_inception_v3 siamfc/imagenet_resnet34 siamfc_online/imagenet_resnet34 \
+                 siamfc/imagenet_vgg19 siamfc_online/imagenet_vgg19 \
                  snscf/r50_l234_acf snscf/demo mfst/mfst
 
 .PHONY: install test demo score-otb score-vot score-lasot score-got10k \
         eval-otb eval-vot eval-uav123 eval-lasot eval-got10k show prepare-data bench-data \
-        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc import-siamfc train-snscf sweep bench bench-reference bench-gpu \
-        ablation train-mfst import-mfst clean
+        train train-siamrpnpp import-pysot train-siamfc train-hsiamfc train-siamfc-online import-siamfc train-snscf \
+        sweep bench bench-reference bench-gpu ablation train-mfst import-mfst clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv .venv
@@ -42,7 +45,8 @@ test: $(STAMP)
 
 # `make demo PAPER=<paper>` runs that paper's plan (experiments/demos/<paper>.py) into OUT/demo-<paper>
 demo: $(STAMP)
-	$(PYTHON) -m experiments.demo --out "$(OUT)/demo$(if $(PAPER),-$(PAPER))" $(if $(PAPER),--paper "$(PAPER)") $(EXTRA)
+	$(PYTHON) -m experiments.demo --out "$(OUT)/demo$(if $(PAPER_NAME),-$(PAPER_NAME))" \
+		$(if $(PAPER_NAME),--paper "$(PAPER_NAME)") $(EXTRA)
 
 # --- scoring existing result files -------------------------------------------------------------
 score-otb score-vot score-lasot score-got10k: score-%: $(STAMP)
@@ -83,6 +87,9 @@ train-siamfc: train
 
 train-hsiamfc: CONFIG := $(or $(CONFIG),hsiamfc/vgg19)
 train-hsiamfc: train
+
+train-siamfc-online: CONFIG := $(or $(CONFIG),siamfc_online/imagenet_alexnet)
+train-siamfc-online: train
 
 train-snscf: CONFIG := $(or $(CONFIG),snscf/r50_l234_acf)
 train-snscf: train
@@ -125,8 +132,8 @@ bench-reference: $(STAMP)
 # their run folders under OUT/runs (make train CONFIG=...), side by side with the paper's numbers
 ablation: $(STAMP)
 	test -n "$(PAPER)" -a -n "$(DATA)" || { echo "make ablation: PAPER=<paper> DATA=<benchmark root> [BENCH=otb|vot]"; exit 2; }
-	$(PYTHON) -m experiments.ablation --paper "$(PAPER)" --data "$(DATA)" --runs "$(OUT)/runs" \
-		--out "$(OUT)/ablation-$(PAPER)" $(if $(BENCH),--benchmark "$(BENCH)") $(EXTRA)
+	$(PYTHON) -m experiments.ablation --paper "$(PAPER_NAME)" --data "$(DATA)" --runs "$(OUT)/runs" \
+		--out "$(OUT)/ablation-$(PAPER_NAME)" $(if $(BENCH),--benchmark "$(BENCH)") $(EXTRA)
 
 clean:
 	rm -rf outputs .pytest_cache

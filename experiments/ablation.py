@@ -63,9 +63,11 @@ def load_plan(paper: str) -> AblationPlan:
     import importlib
     from importlib import resources
 
+    from experiments.config_library import canonical_paper_name
+
     available = sorted(entry.name[:-3] for entry in resources.files("experiments.ablations").iterdir()
                        if entry.name.endswith(".py") and not entry.name.startswith("_"))
-    paper = paper.replace("-", "_")  # make ablation PAPER=siamfc-online: the module siamfc_online
+    paper = canonical_paper_name(paper)  # make ablation PAPER=siamfc-online: the module siamfc_online
     if paper not in available:
         raise ValueError(f"no ablation for paper {paper!r}; available: {', '.join(available) or 'none'}")
     return importlib.import_module(f"experiments.ablations.{paper}").PLAN

@@ -196,15 +196,18 @@ def format_results(results: list[BenchResult]) -> str:
     return format_table(rows)
 
 
-def paired_costs(results: list[BenchResult], suffix: str = "_online") -> list[str]:
-    """One line per config timed both as ``X`` and ``X<suffix>`` (paper 001: without and with online training):
-    their batch-1 FPS side by side and the relative cost."""
+def paired_costs(results: list[BenchResult], offline_paper: str = "siamfc",
+                 online_paper: str = "siamfc_online") -> list[str]:
+    """One line per variant timed both as ``<offline_paper>/V`` and ``<online_paper>/V`` (paper 001: without and
+    with online training, e.g. siamfc/imagenet_alexnet and siamfc_online/imagenet_alexnet): their batch-1 FPS side
+    by side and the relative cost."""
     fps = {r.model: r.tracker_fps for r in results}
     lines = []
     for model, offline in fps.items():
-        online = fps.get(model + suffix)
+        paper, _, variant = model.partition("/")
+        online = fps.get(f"{online_paper}/{variant}") if paper == offline_paper else None
         if online is not None and offline > 0:
-            lines.append(f"{model}: {offline:.1f} FPS without, {online:.1f} FPS with {suffix.strip('_')} training "
+            lines.append(f"{model}: {offline:.1f} FPS without, {online:.1f} FPS with online training "
                          f"({100 * (online / offline - 1):+.0f} %)")
     return lines
 

@@ -32,6 +32,18 @@ CROP_KEYS = ("template_size", "search_size", "context_amount", "image_format")
 CONFIG_SECTIONS = {"base", "description", "seed_everything", "model", "data", "trainer", "optimizer",
                    "lr_scheduler", "eval", "logging", "data_root", "out", "gpus", "num_nodes", "resume",
                    "checkpoint_every_n_steps"}
+# Former config names, still accepted wherever a config is named (command lines, ``base:``, a run folder's
+# run.json): former name -> current name. SiamFC online training's configs were siamfc/*_online.
+CONFIG_ALIASES = {
+    "siamfc/imagenet_alexnet_online": "siamfc_online/imagenet_alexnet",
+    "siamfc/imagenet_inception_v3_online": "siamfc_online/imagenet_inception_v3",
+    "siamfc/imagenet_resnet34_online": "siamfc_online/imagenet_resnet34",
+    "siamfc/imagenet_vgg19_online": "siamfc_online/imagenet_vgg19",
+    "siamfc/demo_online": "siamfc_online/demo",
+}
+# A paper is named as its config folder (``experiments/configs/<paper>/``, ``experiments/demos/<paper>.py``,
+# ``experiments/ablations/<paper>.py``); former spellings users type (``make demo PAPER=...``): -> the name.
+PAPER_ALIASES = {"siamfc-online": "siamfc_online"}
 
 
 # ---------------------------------------------------------------------------------------------------- configs
@@ -39,8 +51,18 @@ def config_root():
     return resources.files(CONFIG_PACKAGE)
 
 
+def canonical_config_name(name: str) -> str:
+    """The current name of a config named by a former name (``CONFIG_ALIASES``); any other name as it is."""
+    return CONFIG_ALIASES.get(name, name)
+
+
+def canonical_paper_name(paper: str) -> str:
+    """The paper's name (its config folder's) for a former spelling (``PAPER_ALIASES``); any other as it is."""
+    return PAPER_ALIASES.get(paper, paper)
+
+
 def config_names() -> list[str]:
-    """Packaged configs as ``paper/variant`` (``experiments/configs/<paper>/<variant>.yaml``)."""
+    """Packaged configs as ``paper/variant`` (``experiments/configs/<paper>/<variant>.yaml``; not the aliases)."""
     names = []
     for paper in config_root().iterdir():
         if paper.is_dir() and not paper.name.startswith(("_", ".")):
@@ -50,7 +72,8 @@ def config_names() -> list[str]:
 
 
 def locate_config(name_or_path, relative_to: Path | None = None) -> tuple[str, Path]:
-    """(config name, file) of a packaged config name (``siamrpnpp/demo``) or a YAML path."""
+    """(config name, file) of a packaged config name (``siamrpnpp/demo``; a former name in ``CONFIG_ALIASES`` gives
+    the current name and file) or a YAML path."""
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")):
         path = Path(text).expanduser()
@@ -64,6 +87,7 @@ def locate_config(name_or_path, relative_to: Path | None = None) -> tuple[str, P
         except ValueError:
             name = path.stem
         return name, path
+    text = canonical_config_name(text)
     entry = config_root().joinpath(*f"{text}.yaml".split("/"))
     if not entry.is_file():
         raise DataError(f"experiments/configs/{text}.yaml",

@@ -88,10 +88,14 @@ class DemoPlan:
 
 
 def load_plan(paper: str) -> DemoPlan:
-    """The plan of ``experiments/demos/<paper>.py``; an unknown paper lists the available ones."""
+    """The plan of ``experiments/demos/<paper>.py`` (a former spelling of the paper's name, e.g. ``siamfc-online``,
+    gives its plan); an unknown paper lists the available ones."""
     import importlib
     from importlib import resources
 
+    from experiments.config_library import canonical_paper_name
+
+    paper = canonical_paper_name(paper)
     available = sorted(entry.name[:-3] for entry in resources.files("experiments.demos").iterdir()
                        if entry.name.endswith(".py") and not entry.name.startswith("_"))
     if paper not in available:
@@ -394,6 +398,10 @@ def check_run_folder(out_dir: Path, recipe: dict) -> None:
     recipe = json.loads(json.dumps(recipe))  # as it reads back (tuples become lists)
     if marker.is_file():
         previous = json.loads(marker.read_text())
+        if isinstance(previous, dict) and isinstance(previous.get("paper"), str):
+            from experiments.config_library import canonical_paper_name
+
+            previous["paper"] = canonical_paper_name(previous["paper"])  # a former spelling: the same demo
         if previous != recipe:
             changed = sorted(k for k in set(previous) | set(recipe) if previous.get(k) != recipe.get(k))
             raise SystemExit(f"error: {out_dir} holds a demo run with other settings ({', '.join(changed)} differ); "
@@ -426,6 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> dict:
     # flags it does not know go to the training command (e.g. --model.init_args.optim.epochs=3)
     args, train_extra = build_parser().parse_known_args(argv)
+    from experiments.config_library import canonical_paper_name
+
+    args.paper = canonical_paper_name(args.paper)  # siamfc-online: siamfc_online
     start = time.perf_counter()
     plan = load_plan(args.paper)
     settings = QUICK if args.quick else FULL

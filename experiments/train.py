@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 
 from experiments import cli
-from experiments.config_library import ConfigCLI, config_names, instantiate_cli
+from experiments.config_library import ConfigCLI, canonical_config_name, config_names, instantiate_cli
 from tracking.atomic_files import atomic_write_text
 from tracking.errors import DataError
 
@@ -155,7 +155,7 @@ def check_run_folder(out_dir: Path, config_name: str) -> None:
                                       f"that if this folder holds a run of {config_name}, else choose another "
                                       f"--out") from None
         previous = recorded.get("config") if isinstance(recorded, dict) else None
-        if previous != config_name:
+        if not isinstance(previous, str) or canonical_config_name(previous) != config_name:  # a former name: same
             raise SystemExit(f"error: {out_dir} holds a run of config {previous!r}, not {config_name!r}: choose "
                              f"another --out")
 

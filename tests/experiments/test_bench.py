@@ -107,6 +107,6 @@ def test_online_training_cost_is_printed_per_backbone():
     def result(model, fps):
         return bench.BenchResult(model, "t", 1.0, fps, 1000 / fps, 10, float("nan"), 4, 2)
 
-    lines = bench.paired_costs([result("siamfc/imagenet_alexnet", 20.0), result("siamfc/imagenet_alexnet_online",
+    lines = bench.paired_costs([result("siamfc/imagenet_alexnet", 20.0), result("siamfc_online/imagenet_alexnet",
                                                                                 15.0), result("siamfc/alexnet", 9.0)])
     assert lines == ["siamfc/imagenet_alexnet: 20.0 FPS without, 15.0 FPS with online training (-25 %)"]

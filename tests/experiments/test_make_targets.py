@@ -62,3 +62,19 @@ def test_show_tracks_live_with_a_checkpoint(awkward):
     with pytest.raises(ValueError, match="baseline"):
         show.main(["--seq", str(sequence), "--ckpt", "baseline:ncc", "--tracker", "siamrpn",
                    "--out", str(awkward / "x.gif")])
+
+
+def test_siamfc_online_is_one_paper_name_with_its_former_spelling_accepted(pytestconfig):
+    """``make demo PAPER=siamfc-online`` runs siamfc_online's plan into the same folder as PAPER=siamfc_online; the
+    train target's default config is the paper's AlexNet (dry runs: ``make -n``)."""
+    root = pytestconfig.rootpath
+    for paper in ("siamfc_online", "siamfc-online"):
+        printed = _make(root, "-n", "demo", f"PAPER={paper}", "OUT=out")
+        assert '--out "out/demo-siamfc_online"' in printed and '--paper "siamfc_online"' in printed
+        printed = _make(root, "-n", "ablation", f"PAPER={paper}", "DATA=otb", "OUT=out")
+        assert '--paper "siamfc_online"' in printed and '--out "out/ablation-siamfc_online"' in printed
+    printed = _make(root, "-n", "train-siamfc-online", "OUT=out")
+    assert '--config "siamfc_online/imagenet_alexnet"' in printed
+    assert '--out "out/runs/siamfc_online/imagenet_alexnet"' in printed
+    printed = _make(root, "-n", "train-siamfc-online", "CONFIG=siamfc_online/imagenet_vgg19", "OUT=out")
+    assert '--config "siamfc_online/imagenet_vgg19"' in printed

@@ -55,21 +55,22 @@ def test_each_backbone_has_a_config_with_and_without_online_training():
     names = set(config_names())
     for arch in NETWORKS:
         offline = resolved_config(f"siamfc/imagenet_{arch}").model.init_args
-        online = resolved_config(f"siamfc/imagenet_{arch}_online").model.init_args
-        assert {f"siamfc/imagenet_{arch}", f"siamfc/imagenet_{arch}_online"} <= names
+        online = resolved_config(f"siamfc_online/imagenet_{arch}").model.init_args
+        assert {f"siamfc/imagenet_{arch}", f"siamfc_online/imagenet_{arch}"} <= names
+        assert f"siamfc/imagenet_{arch}_online" not in names  # the former name: an alias, not a config
         assert (offline.default_tracker, online.default_tracker) == ("siamfc", "online")
         assert offline.network == online.network and offline.online_tracker == online.online_tracker
         params = online.online_tracker
         assert (params.iterations, params.momentum, params.loss_threshold, params.confidence_threshold,
                 params.peak_weight) == (4, 0.9, 1.0, 0.7, 0.5)
         assert offline.tracker.scale_num == 3 and offline.tracker.response_up == 16  # SiamFC's tracking values
-    demo = resolved_config("siamfc/demo_online").model.init_args
+    demo = resolved_config("siamfc_online/demo").model.init_args
     assert (demo.default_tracker, list(demo.network.levels)) == ("online", ["conv5"])
 
 
 def test_the_module_evaluates_from_imagenet_weights(tmp_path):
-    """A torchvision ImageNet AlexNet file (random values here) imported into imagenet_alexnet_online: the network
-    is torchvision's features with conv1 at stride 2 and no last pooling, and its default tracker is online."""
+    """A torchvision ImageNet AlexNet file (random values here) imported into siamfc_online/imagenet_alexnet: the
+    network is torchvision's features with conv1 at stride 2 and no last pooling, and its default tracker is online."""
     import torchvision
 
     from experiments.import_siamfc import convert
@@ -79,7 +80,7 @@ def test_the_module_evaluates_from_imagenet_weights(tmp_path):
     imagenet = torchvision.models.alexnet()
     path = tmp_path / "alexnet.pth"
     torch.save({k: v for k, v in imagenet.state_dict().items() if k.startswith("features.")}, path)
-    checkpoint = convert(tmp_path / "alexnet.ckpt", "siamfc/imagenet_alexnet_online", imagenet=str(path))
+    checkpoint = convert(tmp_path / "alexnet.ckpt", "siamfc_online/imagenet_alexnet", imagenet=str(path))
     tracker = load_tracker(str(checkpoint))
     assert isinstance(tracker, OnlineSiamFCTracker)
     image = torch.rand(1, 3, 127, 127)
