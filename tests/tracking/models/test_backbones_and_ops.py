@@ -18,6 +18,42 @@ def count(module: nn.Module) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- registry
+def test_family_modules_import_the_base_never_the_registry():
+    """``tracking.models.backbones`` imports its family modules and builds the registry (as pysot's
+    ``models/backbone/__init__.py``); a family module imports ``base`` (or a family it builds on), never the
+    package, and the family imports form no cycle: any family module imports first."""
+    import ast
+    from pathlib import Path
+
+    import tracking.models.backbones as package
+
+    folder = Path(package.__file__).parent
+    families = sorted(path.stem for path in folder.glob("*.py") if path.stem != "__init__")
+    assert {"base", "resnet", "alexnet", "mobilenet", "torchvision_features", "mfst"} <= set(families)
+    prefix = "tracking.models.backbones."
+    uses = {}
+    for name in families:
+        imported = set()
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for module in modules:
+                assert module != "tracking.models.backbones" and getattr(node, "level", 0) == 0, (name, module)
+                assert not (module == "tracking.models" and any(a.name == "backbones" for a in node.names)), name
+                if module and module.startswith(prefix):
+                    imported.add(module[len(prefix):])
+        uses[name] = imported
+    assert uses["base"] == set()
+    done: set[str] = set()
+    while len(done) < len(uses):  # peel off the families whose imports are done: a cycle would stop this
+        ready = {name for name, imported in uses.items() if name not in done and imported <= done}
+        assert ready, f"import cycle among {sorted(set(uses) - done)}"
+        done |= ready
+    for name in ("BasicBlock", "Bottleneck", "ResNetBackbone", "CenterAlignedDownsample", "read_state_dict",
+                 "BVLCAlexNet", "torchvision_alexnet_mfst", "SiamFCAlexNet", "AlexNetLegacy"):
+        assert hasattr(package, name), name  # the package still offers every name it offered as one module
+
+
 def test_registry_names_and_errors():
     assert {"resnet50", "resnet50_pysot", "alexnet_legacy", "mobilenetv2", "torchvision_vgg19",
             "torchvision_resnet34", "torchvision_resnet50", "torchvision_densenet169",
