@@ -61,8 +61,9 @@ def device_description(device) -> str:
 
 
 def with_precision_value(module, tracker_name: str, precision: str, overrides: dict) -> dict:
-    """``overrides`` with the bench's ``precision`` as the tracker's ``precision`` value (``tracking.precision``: it
-    warns where bf16 is emulated), for trackers that have one (a ``--set precision=...`` wins)."""
+    """``overrides`` with the bench's ``precision`` as the tracker's ``precision`` value
+    (``tracking.inference.precision``: it warns where bf16 is emulated), for trackers that have one (a
+    ``--set precision=...`` wins)."""
     fields = {field.name for field in dataclasses.fields(module.tracker_params(tracker_name))}
     return {"precision": precision, **overrides} if "precision" in fields else dict(overrides)
 
@@ -251,7 +252,7 @@ def main(argv=None) -> list[BenchResult]:
 
     from experiments.config_library import build_model_cli, config_names
     from lightning_modules.checkpoints import parse_overrides
-    from tracking.precision import cpu_bf16_flags
+    from tracking.inference.precision import cpu_bf16_flags
 
     configs = args.configs or config_names()
     overrides = parse_overrides(args.overrides)

@@ -94,7 +94,7 @@ def test_random_batches_have_the_training_layout():
 
 
 def test_bf16_instructions_are_read_from_the_cpu_flags():
-    from tracking.precision import cpu_bf16_flags
+    from tracking.inference.precision import cpu_bf16_flags
 
     amd = "processor\t: 0\nflags\t\t: fpu vme avx2 fma sse4_2\n"
     xeon = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"

@@ -12,7 +12,7 @@ import torch
 from experiments import sweep
 from experiments.config_library import build_model, config_names, resolved_config
 from lightning_modules.siamfc import SiamFCModule
-from tracking.trackers.online import OnlineParams, OnlineSiamFCTracker
+from tracking.trackers.siamfc_online import OnlineParams, OnlineSiamFCTracker
 
 # backbone -> (level, channels, z side at 127, x side at 255, parameters, a torchvision module that is gone,
 #              the max-pools left, convolution strides the paper changed)
@@ -59,10 +59,10 @@ def test_each_backbone_has_a_config_with_and_without_online_training():
         assert {f"siamfc/imagenet_{arch}", f"siamfc_online/imagenet_{arch}"} <= names
         assert f"siamfc/imagenet_{arch}_online" not in names  # the former name: an alias, not a config
         assert (offline.default_tracker, online.default_tracker) == ("siamfc", "online")
-        assert offline.network == online.network and offline.online_tracker == online.online_tracker
-        params = online.online_tracker
-        assert (params.iterations, params.momentum, params.loss_threshold, params.confidence_threshold,
-                params.peak_weight) == (4, 0.9, 1.0, 0.7, 0.5)
+        assert offline.network == online.network and offline.trackers == online.trackers
+        params = online.trackers["online"]
+        assert (params["iterations"], params["momentum"], params["loss_threshold"], params["confidence_threshold"],
+                params["peak_weight"]) == (4, 0.9, 1.0, 0.7, 0.5)
         assert offline.tracker.scale_num == 3 and offline.tracker.response_up == 16  # SiamFC's tracking values
     demo = resolved_config("siamfc_online/demo").model.init_args
     assert (demo.default_tracker, list(demo.network.levels)) == ("online", ["conv5"])
@@ -95,8 +95,8 @@ def test_the_online_tracker_by_name_leaves_the_modules_weights_untouched():
 
     torch.manual_seed(0)
     module = SiamFCModule(network={"backbone_options": {"width_mult": 0.25}},
-                          online_tracker={"learning_rate": 0.02, "trainable_layers": 1})
-    assert "online" in module.trackers and module.hparams.online_tracker["learning_rate"] == 0.02
+                          trackers={"online": {"learning_rate": 0.02, "trainable_layers": 1}})
+    assert "online" in module.trackers and module.hparams.trackers["online"]["learning_rate"] == 0.02
     before = {k: v.clone() for k, v in module.state_dict().items()}
     # per-call values as `--set` and sweeps give them; fine-tune every frame
     tracker = module.build_tracker("online", loss_threshold=0.0, confidence_threshold=0.0, iterations=1,
