@@ -199,9 +199,9 @@ def format_results(results: list[BenchResult]) -> str:
 
 def paired_costs(results: list[BenchResult], offline_paper: str = "siamfc",
                  online_paper: str = "siamfc_online") -> list[str]:
-    """One line per variant timed both as ``<offline_paper>/V`` and ``<online_paper>/V`` (paper 001: without and
-    with online training, e.g. siamfc/imagenet_alexnet and siamfc_online/imagenet_alexnet): their batch-1 FPS side
-    by side and the relative cost."""
+    """One line per variant timed both as ``<offline_paper>/V`` and ``<online_paper>/V`` (SiamFC online training:
+    without and with online training, e.g. siamfc/imagenet_alexnet and siamfc_online/imagenet_alexnet): their batch-1
+    FPS side by side and the relative cost."""
     fps = {r.model: r.tracker_fps for r in results}
     lines = []
     for model, offline in fps.items():

@@ -32,8 +32,8 @@ CROP_KEYS = ("template_size", "search_size", "context_amount", "image_format")
 CONFIG_SECTIONS = {"base", "description", "seed_everything", "model", "data", "trainer", "optimizer",
                    "lr_scheduler", "eval", "logging", "data_root", "out", "gpus", "num_nodes", "resume",
                    "checkpoint_every_n_steps"}
-# Former config names, still accepted wherever a config is named (command lines, ``base:``, a run folder's
-# run.json): former name -> current name. SiamFC online training's configs were siamfc/*_online.
+# Other names of configs, accepted wherever a config is named (command lines, ``base:``, a run folder's
+# run.json): alias -> config name (SiamFC online training's configs also go by siamfc/<variant>_online).
 CONFIG_ALIASES = {
     "siamfc/imagenet_alexnet_online": "siamfc_online/imagenet_alexnet",
     "siamfc/imagenet_inception_v3_online": "siamfc_online/imagenet_inception_v3",
@@ -42,7 +42,7 @@ CONFIG_ALIASES = {
     "siamfc/demo_online": "siamfc_online/demo",
 }
 # A paper is named as its config folder (``experiments/configs/<paper>/``, ``experiments/demos/<paper>.py``,
-# ``experiments/ablations/<paper>.py``); former spellings users type (``make demo PAPER=...``): -> the name.
+# ``experiments/ablations/<paper>.py``); other spellings users type (``make demo PAPER=...``): -> the name.
 PAPER_ALIASES = {"siamfc-online": "siamfc_online"}
 
 
@@ -52,12 +52,12 @@ def config_root():
 
 
 def canonical_config_name(name: str) -> str:
-    """The current name of a config named by a former name (``CONFIG_ALIASES``); any other name as it is."""
+    """The current name of a config named by an alias (``CONFIG_ALIASES``); any other name as it is."""
     return CONFIG_ALIASES.get(name, name)
 
 
 def canonical_paper_name(paper: str) -> str:
-    """The paper's name (its config folder's) for a former spelling (``PAPER_ALIASES``); any other as it is."""
+    """The paper's name (its config folder's) for another spelling (``PAPER_ALIASES``); any other as it is."""
     return PAPER_ALIASES.get(paper, paper)
 
 
@@ -72,7 +72,7 @@ def config_names() -> list[str]:
 
 
 def locate_config(name_or_path, relative_to: Path | None = None) -> tuple[str, Path]:
-    """(config name, file) of a packaged config name (``siamrpnpp/demo``; a former name in ``CONFIG_ALIASES`` gives
+    """(config name, file) of a packaged config name (``siamrpnpp/demo``; an alias in ``CONFIG_ALIASES`` gives
     the current name and file) or a YAML path."""
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")):

@@ -88,7 +88,7 @@ class DemoPlan:
 
 
 def load_plan(paper: str) -> DemoPlan:
-    """The plan of ``experiments/demos/<paper>.py`` (a former spelling of the paper's name, e.g. ``siamfc-online``,
+    """The plan of ``experiments/demos/<paper>.py`` (another spelling of the paper's name, e.g. ``siamfc-online``,
     gives its plan); an unknown paper lists the available ones."""
     import importlib
     from importlib import resources
@@ -401,7 +401,7 @@ def check_run_folder(out_dir: Path, recipe: dict) -> None:
         if isinstance(previous, dict) and isinstance(previous.get("paper"), str):
             from experiments.config_library import canonical_paper_name
 
-            previous["paper"] = canonical_paper_name(previous["paper"])  # a former spelling: the same demo
+            previous["paper"] = canonical_paper_name(previous["paper"])  # another spelling: the same demo
         if previous != recipe:
             changed = sorted(k for k in set(previous) | set(recipe) if previous.get(k) != recipe.get(k))
             raise SystemExit(f"error: {out_dir} holds a demo run with other settings ({', '.join(changed)} differ); "

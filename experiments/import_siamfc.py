@@ -1,5 +1,5 @@
 """Suite checkpoints from published weights that `make eval-*` runs: a siamfc-pytorch SiamFC, or the ImageNet
-weights paper 000 tracks with as they are.
+weights Hierarchical SiamFC tracks with as they are.
 
     python -m experiments.import_siamfc --siamfc siamfc_alexnet_e50.pth --out siamfc.ckpt          # siamfc/alexnet
     python -m experiments.import_siamfc --imagenet vgg19-dcbb9e9d.pth --config hsiamfc/vgg19 --out vgg19.ckpt

@@ -155,7 +155,7 @@ def check_run_folder(out_dir: Path, config_name: str) -> None:
                                       f"that if this folder holds a run of {config_name}, else choose another "
                                       f"--out") from None
         previous = recorded.get("config") if isinstance(recorded, dict) else None
-        if not isinstance(previous, str) or canonical_config_name(previous) != config_name:  # a former name: same
+        if not isinstance(previous, str) or canonical_config_name(previous) != config_name:  # an alias: the same run
             raise SystemExit(f"error: {out_dir} holds a run of config {previous!r}, not {config_name!r}: choose "
                              f"another --out")
 

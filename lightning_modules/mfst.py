@@ -1,4 +1,4 @@
-"""MFST (paper 002) as a LightningModule: SE blocks and response biases trained on frozen backbones.
+"""MFST as a LightningModule: SE blocks and response biases trained on frozen backbones.
 
 Training (Sec. IV-A c; where the paper is silent, the released code, reference notes part B6):
 

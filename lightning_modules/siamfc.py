@@ -1,4 +1,4 @@
-"""SiamFC (siamfc-pytorch) and Hierarchical SiamFC (paper 000) as one LightningModule.
+"""SiamFC (siamfc-pytorch) and Hierarchical SiamFC as one LightningModule.
 
 Training follows siamfc-pytorch (``siamfc/siamfc.py``, ``tools/train.py``; the mechanics live in
 :class:`lightning_modules.base.SiameseModule`):
@@ -8,7 +8,7 @@ Training follows siamfc-pytorch (``siamfc/siamfc.py``, ``tools/train.py``; the m
 - Labels: 1 within L1 distance ``positive_radius / stride`` = 16 / 8 = 2 cells of the map's centre, else 0
   (``_create_labels``, 307-339: 13 positives on the 15x15 map); the labels stay centred whatever small shift the
   crop augmentation gave the target, as in the reference; a negative pair (none in SiamFC's configs) is all 0.
-- Loss: the class-balanced logistic loss (``BalancedLoss``), one per level, summed (paper 000's fine-tuning of
+- Loss: the class-balanced logistic loss (``BalancedLoss``), one per level, summed (Hierarchical SiamFC's fine-tuning of
   its three maps; SiamFC has one level).
 - SGD momentum 0.9, weight decay 5e-4 on every parameter (BatchNorm and biases too), lr 1e-2 decayed
   exponentially to 1e-5 over 50 epochs (``ExponentialLR``, gamma 0.8709636, stepped per epoch: the base's "exp"
@@ -16,8 +16,8 @@ Training follows siamfc-pytorch (``siamfc/siamfc.py``, ``tools/train.py``; the m
 - The whole AlexNet trains from epoch 0 (the configs' ``BackboneUnfreeze`` at epoch 0), BatchNorm in train mode.
 
 Trackers: ``siamfc`` (siamfc-pytorch's step on the last level), ``conv3`` / ``conv4`` / ``conv5`` (the same step on
-one level: paper 000's single-layer baselines) and ``hierarchical`` (paper 000's CTL/HTL-weighted PSR selection
-over all levels). ``default_tracker`` names the one a checkpoint runs by default (its ``main_tracker``).
+one level: Hierarchical SiamFC's single-layer baselines) and ``hierarchical`` (Hierarchical SiamFC's CTL/HTL-weighted
+PSR selection over all levels). ``default_tracker`` names the one a checkpoint runs by default (its ``main_tracker``).
 """
 from __future__ import annotations
 

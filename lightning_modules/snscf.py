@@ -1,4 +1,4 @@
-"""SNS-CF (paper 003: "Siamese network with spatially semantic correlation features") as a LightningModule.
+"""SNS-CF ("Siamese network with spatially semantic correlation features") as a LightningModule.
 
 SNS-CF is SiamRPN++ (ResNet-50 at stride 8, conv3/4/5 through 1x1 convs to 256 channels, three depth-wise RPN
 heads, learned layer weights beta fusing the per-layer boxes, Eq. 3) plus an adaptive correlation filter (ACF) on

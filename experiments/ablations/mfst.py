@@ -1,4 +1,4 @@
-"""MFST's Tables I and II (paper 002) in the paper's layout: ``make ablation PAPER=mfst DATA=/data/OTB100``.
+"""MFST's Tables I and II in the paper's layout: ``make ablation PAPER=mfst DATA=/data/OTB100``.
 
 Each row is a config (``experiments/configs/mfst/tables/<row>.yaml``) whose tracker values are that row's (levels
 kept by one-hot hard weights, the fusion strategy, SE on or off, the branch weights); they differ from their

@@ -1,4 +1,4 @@
-"""SNS-CF's Table 3 (paper 003): SiamRPN++ alone, the direct combination with a correlation filter (conv5 only, no
+"""SNS-CF's Table 3: SiamRPN++ alone, the direct combination with a correlation filter (conv5 only, no
 per-layer fusion) and SNS-CF, each trained by its config (``make train CONFIG=snscf/<variant>``).
 
 The paper's numbers: DP / OS / CLE on OTB-2015, EAO / accuracy / robustness / AO on VOT-2018, FPS on a GTX 1080 Ti.

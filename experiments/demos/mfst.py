@@ -1,4 +1,4 @@
-"""`make demo PAPER=mfst` (paper 002): a small SiamFC (quarter-width SiamFC AlexNet, conv3/conv4/conv5) trained on
+"""`make demo PAPER=mfst` (MFST): a small SiamFC (quarter-width SiamFC AlexNet, conv3/conv4/conv5) trained on
 generated VID/COCO data on the CPU, then MFST's SE blocks and response biases trained on top of it with both
 backbones frozen (branch S: that SiamFC; branch A: the BVLC AlexNet at an eighth of its width, left at its
 random initialisation as no ImageNet weights are available offline), and MFST's tracker compared with its

@@ -1,6 +1,6 @@
 """`make demo PAPER=siamfc`: a small SiamFC (half-width SiamFC AlexNet, conv3/conv4/conv5 maps, the summed SiamFC
 losses) trained on generated VID/COCO data on the CPU: the untrained network (the exact starting weights) against
-the trained one with SiamFC's tracker (conv5), then paper 000's hierarchical tracker against its single-layer
+the trained one with SiamFC's tracker (conv5), then Hierarchical SiamFC's hierarchical tracker against its single-layer
 baselines on the same trained network ("trained" is the conv5 baseline: the same step on the same map)."""
 from experiments.demo import DemoPlan, DemoRun, DemoTracker
 

@@ -114,7 +114,7 @@ def test_paper_plans_of_the_siamfc_family_score_otb_2013():
     assert [c.tracker for c in hierarchical.columns[:4]] == ["conv3", "conv4", "conv5", "hierarchical"]
     assert dict(hierarchical.columns[3].paper) == {"success": 0.604, "precision": 0.859}
     online = ablation.load_plan("siamfc_online")
-    assert ablation.load_plan("siamfc-online") == online  # the paper's former spelling (make ablation PAPER=...)
+    assert ablation.load_plan("siamfc-online") == online  # the paper's other spelling (make ablation PAPER=...)
     assert dict(online.benchmark_options) == {"version": 2013}
     assert [(c.config, c.tracker, dict(c.paper)["fps"]) for c in online.columns[:2]] == [
         ("siamfc/imagenet_alexnet", "siamfc", 121), ("siamfc/imagenet_alexnet", "online", 103)]

@@ -1,5 +1,5 @@
-"""`make bench` covers the SiamFC family: SiamFC's tracker and paper 000's hierarchical tracker on a SiamFC network,
-and its training step (the balanced loss of every level on the bench's random batches), at positive speeds; the
+"""`make bench` covers the SiamFC family: SiamFC's tracker and Hierarchical SiamFC's hierarchical tracker on a SiamFC
+network, and its training step (the balanced loss of every level on the bench's random batches), at positive speeds; the
 Makefile's BENCH_CONFIGS name the SiamFC and Hierarchical SiamFC configs."""
 from pathlib import Path
 

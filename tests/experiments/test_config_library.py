@@ -1,4 +1,4 @@
-"""``experiments.config_library``: former config names (``CONFIG_ALIASES``) and paper spellings (``PAPER_ALIASES``)
+"""``experiments.config_library``: alias config names (``CONFIG_ALIASES``) and paper spellings (``PAPER_ALIASES``)
 name the same configs, plans and run folders as the current names."""
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SIAMFC_ONLINE = {
 }
 
 
-def test_siamfc_online_configs_have_one_name_and_their_former_names_as_aliases():
+def test_siamfc_online_configs_have_one_name_and_their_other_names_as_aliases():
     assert CONFIG_ALIASES == SIAMFC_ONLINE
     names = set(config_names())
     assert set(CONFIG_ALIASES.values()) <= names  # every alias names a packaged config ...
@@ -60,7 +60,7 @@ def test_paper_aliases():
     assert canonical_paper_name("siamfc_online") == "siamfc_online" and canonical_paper_name("mfst") == "mfst"
 
 
-def test_a_run_folder_of_a_former_name_is_the_same_run(tmp_path):
+def test_a_run_folder_of_an_alias_name_is_the_same_run(tmp_path):
     from experiments.train import RUN_FILE, check_run_folder
 
     (tmp_path / RUN_FILE).write_text(json.dumps({"config": "siamfc/imagenet_alexnet_online"}))
@@ -69,7 +69,7 @@ def test_a_run_folder_of_a_former_name_is_the_same_run(tmp_path):
         check_run_folder(tmp_path, "siamfc/imagenet_alexnet")
 
 
-def test_a_demo_folder_of_the_former_paper_spelling_is_the_same_demo(tmp_path):
+def test_a_demo_folder_of_the_other_paper_spelling_is_the_same_demo(tmp_path):
     from experiments.demo import RUN_MARKER, check_run_folder
 
     recipe = {"quick": True, "seed": 0, "train_args": [], "settings": {}, "paper": "siamfc_online"}

@@ -1,6 +1,6 @@
 """`make demo PAPER=siamfc` in miniature (--quick): the small three-level SiamFC trained, the untrained and trained
-SiamFC trackers and paper 000's hierarchical tracker with its single-layer baselines on the held-out sequences,
-and the `trained - untrained success AUC on <benchmark>: <signed number>` lines."""
+SiamFC trackers and Hierarchical SiamFC's hierarchical tracker with its single-layer baselines on the held-out
+sequences, and the `trained - untrained success AUC on <benchmark>: <signed number>` lines."""
 import re
 
 import pytest

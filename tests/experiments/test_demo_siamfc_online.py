@@ -1,4 +1,4 @@
-"""`make demo PAPER=siamfc_online`'s plan: one small SiamFC trained offline, tracked with and without paper 001's
+"""`make demo PAPER=siamfc_online`'s plan: one small SiamFC trained offline, tracked with and without the paper's
 online training on the same checkpoint, compared as "online - offline"."""
 from experiments import demo
 from experiments.config_library import build_model
@@ -6,7 +6,7 @@ from experiments.config_library import build_model
 
 def test_plan_tracks_one_checkpoint_with_and_without_online_training():
     plan = demo.load_plan("siamfc_online")
-    assert demo.load_plan("siamfc-online") is plan  # the paper's former spelling (make demo PAPER=siamfc-online)
+    assert demo.load_plan("siamfc-online") is plan  # the paper's other spelling (make demo PAPER=siamfc-online)
     [run] = plan.runs
     module = build_model(run.config)
     assert module.main_tracker == "online" and module.config.levels == ("conv5",)

@@ -1,5 +1,5 @@
-"""`make import-siamfc`: siamfc-pytorch checkpoints in their layouts, ImageNet weights for paper 000's configs,
-and clear errors naming the keys for a checkpoint of another architecture or width."""
+"""`make import-siamfc`: siamfc-pytorch checkpoints in their layouts, ImageNet weights for Hierarchical SiamFC's
+configs, and clear errors naming the keys for a checkpoint of another architecture or width."""
 from __future__ import annotations
 
 import pytest

@@ -64,7 +64,7 @@ def test_show_tracks_live_with_a_checkpoint(awkward):
                    "--out", str(awkward / "x.gif")])
 
 
-def test_siamfc_online_is_one_paper_name_with_its_former_spelling_accepted(pytestconfig):
+def test_siamfc_online_is_one_paper_name_with_its_other_spelling_accepted(pytestconfig):
     """``make demo PAPER=siamfc-online`` runs siamfc_online's plan into the same folder as PAPER=siamfc_online; the
     train target's default config is the paper's AlexNet (dry runs: ``make -n``)."""
     root = pytestconfig.rootpath

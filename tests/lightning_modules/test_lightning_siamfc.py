@@ -109,7 +109,8 @@ def test_trackers_by_name_survive_a_checkpoint(tmp_path):
         assert np.all(np.isfinite(tracker.update(image)))
 
 
-# paper 000 variant -> (backbone, default tracker): the baselines are the same network tracked by one level's map
+# Hierarchical SiamFC variant -> (backbone, default tracker): the baselines are the same network tracked by one
+# level's map
 VARIANTS = {f"hsiamfc/{net}{suffix}": (f"torchvision_{net}", tracker) for net in ("vgg19", "resnet50", "densenet169")
             for suffix, tracker in (("", "hierarchical"), ("_conv3", "conv3"), ("_conv4", "conv4"), ("_conv5", "conv5"))}
 

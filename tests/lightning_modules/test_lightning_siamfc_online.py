@@ -1,5 +1,5 @@
-"""Paper 001's SiamFC networks and configs: the four ImageNet backbones with the paper's changes for a finer
-feature map (total stride, feature and response sizes on the meta device, which torchvision blocks are gone), a
+"""SiamFC online training: the SiamFC networks and configs: the four ImageNet backbones with the paper's changes for a
+finer feature map (total stride, feature and response sizes on the meta device, which torchvision blocks are gone), a
 config per backbone with and without online training, the module evaluating from ImageNet weights (a torchvision
 file imported as `make import-siamfc` does), its `online` tracker by name (parameters overridable, as sweeps do)
 leaving the module's weights untouched, and the sweep over what the paper leaves open."""
@@ -57,7 +57,7 @@ def test_each_backbone_has_a_config_with_and_without_online_training():
         offline = resolved_config(f"siamfc/imagenet_{arch}").model.init_args
         online = resolved_config(f"siamfc_online/imagenet_{arch}").model.init_args
         assert {f"siamfc/imagenet_{arch}", f"siamfc_online/imagenet_{arch}"} <= names
-        assert f"siamfc/imagenet_{arch}_online" not in names  # the former name: an alias, not a config
+        assert f"siamfc/imagenet_{arch}_online" not in names  # an alias, not a config
         assert (offline.default_tracker, online.default_tracker) == ("siamfc", "online")
         assert offline.network == online.network and offline.trackers == online.trackers
         params = online.trackers["online"]

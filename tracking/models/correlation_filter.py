@@ -1,5 +1,5 @@
 """SNS-CF's adaptive correlation filter (ACF): ridge regression over all circular shifts, solved in closed form in
-the Fourier domain (``torch.fft``), differentiable end to end (paper 003, Eqs. 5-9; HCF / CF2, Ma et al. ICCV 2015,
+the Fourier domain (``torch.fft``), differentiable end to end (SNS-CF, Eqs. 5-9; HCF / CF2, Ma et al. ICCV 2015,
 ``tracker_ensemble.m``, for every value the paper leaves open).
 
 Features are ``(B, D, M, N)`` (channels, rows, columns); capital letters are their 2-D DFTs over ``(M, N)``.

@@ -1,8 +1,8 @@
-"""MFST (paper 002, "Multi-Features Siamese Tracker"): two AlexNets, SE-recalibrated conv3/conv4/conv5 features,
+"""MFST (MFST, "Multi-Features Siamese Tracker"): two AlexNets, SE-recalibrated conv3/conv4/conv5 features,
 six correlation responses fused hierarchically.
 
-Network (Sec. III-A/B, IV-A; the released code's layout in ``../shared/references/siamfc_pytorch_and_mfst.md``
-part B):
+Network (Sec. III-A/B, IV-A; the layout of the released TensorFlow code,
+``inference/``):
 
 - Branch S: SiamFC's AlexNet (``siamfc_alexnet``, siamfc-pytorch's ``AlexNetV1``: 2,336,320 parameters, BatchNorm),
   its weights from a suite SiamFC checkpoint. Branch A: the ImageNet AlexNet with conv1 at stride 2

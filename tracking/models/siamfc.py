@@ -5,7 +5,7 @@ One network serves the SiamFC family:
 - SiamFC (siamfc-pytorch ``Net``, ``siamfc.py:28-38``): the ``siamfc_alexnet`` backbone's conv5 and the plain
   correlation head ``SiamFC(out_scale=0.001)`` (``heads.py:10-26``): ``score = 0.001 * xcorr(z, x)``, no bias.
   127 / 255 crops give 6x6 / 22x22 features and a 17x17 score map (239 in training: 20x20 and 15x15).
-- Hierarchical SiamFC (paper 000): three levels (conv3, conv4, conv5) of an ImageNet network at total stride 16;
+- Hierarchical SiamFC: three levels (conv3, conv4, conv5) of an ImageNet network at total stride 16;
   each level's features are resampled bilinearly to a stride-8 grid, ``size // 8`` cells (127 -> 15x15,
   255 -> 31x31, the paper's sizes), so every level gives a 17x17 map at SiamFC's stride 8.
 - MFST: several levels with a learned scalar bias per level (``learned_bias``), as its "adjust" layer.
@@ -38,8 +38,8 @@ class SiamFCNetwork:
     ``out_scale``: the head's factor, one for all levels or one per level (siamfc-pytorch 0.001).
     ``learned_bias``: a trained scalar added to each level's map (MFST; siamfc-pytorch has none).
     ``feature_grid_stride``: resample each level's features bilinearly to ``input_size // stride`` cells
-    (paper 000: 8, so 127 -> 15 and 255 -> 31); None keeps the backbone's own grid. ``align_corners``: that
-    resampling's convention (True: PyTorch 0.3's ``F.upsample``, which paper 000 ran). ``total_stride``: input
+    (Hierarchical SiamFC: 8, so 127 -> 15 and 255 -> 31); None keeps the backbone's own grid. ``align_corners``: that
+    resampling's convention (True: PyTorch 0.3's ``F.upsample``, which Hierarchical SiamFC ran). ``total_stride``: input
     pixels per score-map cell (8 for all of these). Score side = (search - exemplar) // total_stride + 1.
     """
 

@@ -1,5 +1,5 @@
-"""Hierarchical estimation for SiamFC (paper 000, Sec. 2.4): one score map per level (conv3, conv4, conv5), the
-target located in each frame by the map with the largest weighted peak-to-sidelobe ratio, the weights adapted
+"""Hierarchical estimation for SiamFC (Hierarchical SiamFC, Sec. 2.4): one score map per level (conv3, conv4, conv5),
+the target located in each frame by the map with the largest weighted peak-to-sidelobe ratio, the weights adapted
 from a current and a historic tracking loss.
 
 After the target is located in frame t with map k, for every level i:
@@ -50,7 +50,7 @@ CTL_NORMALIZATIONS = ("minmax", "none")
 
 @dataclass(frozen=True)
 class HierarchicalParams(SiamFCParams):
-    """Paper 000's tracker: SiamFC's step values with the paper's upsampling, plus ``alpha`` (harmonic
+    """Hierarchical SiamFC's tracker: SiamFC's step values with the paper's upsampling, plus ``alpha`` (harmonic
     coefficient, 1), ``history_length`` (T, 10), ``htl_start`` (first frame index with an HTL, 10) and
     ``ctl_normalization`` ("minmax" or "none"); see the module docstring."""
 

@@ -1,4 +1,4 @@
-"""MFST's tracker (paper 002, Sec. III-C and IV-A d/e) on a ``tracking.models.mfst.MFST`` network.
+"""MFST's tracker (MFST, Sec. III-C and IV-A d/e) on a ``tracking.models.mfst.MFST`` network.
 
 What the paper states is followed: the exemplar's SE-recalibrated features computed once on the first frame
 (never updated), the six responses fused within each branch and then across the branches (S by hard weight

@@ -14,8 +14,8 @@ the scale with the highest peak (182); its map min-shifted and divided by its su
 ``(loc - 135.5) * 8 / 16 * x_sz * scale / 255`` pixels, unclipped (193-198); the size, ``z_sz`` and ``x_sz`` are
 multiplied by ``0.41 + 0.59 * scale`` (201-205); the box is returned 1-based (208-213).
 
-``SiamFCParams`` also serves the single-layer baselines of paper 000 (bilinear, corner-aligned x8 upsampling to
-129x129: ``response_up`` 8, ``upsample_mode`` "bilinear", ``align_corners`` True; the map's centre is then
+``SiamFCParams`` also serves the single-layer baselines of Hierarchical SiamFC (bilinear, corner-aligned x8 upsampling
+to 129x129: ``response_up`` 8, ``upsample_mode`` "bilinear", ``align_corners`` True; the map's centre is then
 ``(129 - 1) / 2 = 64`` and a step is ``total_stride / response_up`` search pixels, as for 272 / 135.5 / 16).
 """
 from __future__ import annotations
@@ -42,8 +42,8 @@ class SiamFCParams(InferenceParams):
     ``response_up``: upsampling factor of the score maps (16: 17 -> 272); ``upsample_mode`` "bicubic" (cv2's
     ``INTER_CUBIC``: half-pixel centres, a = -0.75, as torch's bicubic) or "bilinear"; ``align_corners``: False
     maps n cells onto ``n * up`` pixels (cv2, the reference), True onto ``(n - 1) * up + 1`` (corner cells on
-    corner pixels, paper 000's 17 -> 129). ``box_index_base``: 1 takes and returns boxes 1-based as the reference
-    does with got10k's experiments (it subtracts 1 in ``init`` and adds it back to every output); 0 for boxes
+    corner pixels, Hierarchical SiamFC's 17 -> 129). ``box_index_base``: 1 takes and returns boxes 1-based as the
+    reference does with got10k's experiments (it subtracts 1 in ``init`` and adds it back to every output); 0 for boxes
     already 0-based. The inference values and their meaning: ``tracking.inference.InferenceParams``.
     """
 

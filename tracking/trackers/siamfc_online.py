@@ -1,4 +1,4 @@
-"""SiamFC online training (paper 001, ``../shared/papers/001_*.txt``): SiamFC's tracker whose network is fine-tuned
+"""SiamFC online training: SiamFC's tracker whose network is fine-tuned
 while it tracks, by the divergence between the current score map and a template score map, when the tracking is
 confident.
 
@@ -69,7 +69,7 @@ from tracking.trackers.siamfc import SiamFCParams, SiamFCTracker
 
 @dataclass(frozen=True)
 class OnlineParams(SiamFCParams):
-    """Paper 001's online training on top of SiamFC's tracking values (see the module docstring).
+    """SiamFC online training on top of SiamFC's tracking values (see the module docstring).
 
     ``learning_rate``: SGD step size of the fine-tuning (not in the paper). ``trainable_layers``: None (every
     parameter, end to end) or the number k of the backbone's last convolutions that train (0: only the template
@@ -202,7 +202,7 @@ def trainable_parameters(model: nn.Module, layers: int | None) -> list[nn.Parame
 
 # ------------------------------------------------------------------------------------------------ tracker
 class OnlineSiamFCTracker(SiamFCTracker):
-    """SiamFC's tracker with paper 001's online training on a per-sequence copy of the network (module docstring).
+    """SiamFC's tracker with SiamFC online training on a per-sequence copy of the network (module docstring).
 
     After each ``update``, ``last`` holds the frame's ``peak_r``, ``psr_r``, ``jcpp``, ``kl`` (Eq. 4 before any
     step), ``alpha`` (0 without an update), ``steps`` (SGD steps taken), ``losses`` (the loss of each step) and

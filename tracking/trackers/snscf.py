@@ -1,4 +1,4 @@
-"""The SNS-CF tracker (paper 003): SiamRPN++'s tracking step ranked by adaptive correlation filters (ACF).
+"""The SNS-CF tracker: SiamRPN++'s tracking step ranked by adaptive correlation filters (ACF).
 
 Per sequence (nothing outlives ``init``): the template branch runs once as in SiamRPN++, and a correlation filter is
 learned per feature level (conv3/4/5 after the neck) on the first frame's search-sized window around the target

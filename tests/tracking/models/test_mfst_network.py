@@ -1,4 +1,4 @@
-"""MFST's network (paper 002): branch A in the BVLC layout (sizes, parameters, the npy loader checked against a
+"""MFST's network: branch A in the BVLC layout (sizes, parameters, the npy loader checked against a
 hand-written restatement of the released TF graph: split-and-concat groups, TF's LRN), torchvision's AlexNet as
 the alternative A, the six SE blocks (181,504 parameters per branch, gates per input with shared weights, gated
 features feeding only the correlation), the response scales and biases, and the fusion formulas (Eq. 5-7) on

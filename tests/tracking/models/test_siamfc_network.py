@@ -1,6 +1,6 @@
 """The SiamFC network: siamfc-pytorch's AlexNetV1 to the parameter (2,336,320), its state-dict keys, the head
-(0.001 x xcorr, an optional bias per level), the labels and the balanced loss of training, and paper 000's three
-backbones at stride 16 with conv3/conv4/conv5 maps of 17x17 (shapes on the meta device)."""
+(0.001 x xcorr, an optional bias per level), the labels and the balanced loss of training, and Hierarchical SiamFC's
+three backbones at stride 16 with conv3/conv4/conv5 maps of 17x17 (shapes on the meta device)."""
 from __future__ import annotations
 
 import math
@@ -129,7 +129,7 @@ def test_balanced_loss_is_half_positive_half_negative_mean_over_the_batch():
         F.binary_cross_entropy_with_logits(logits, torch.zeros_like(labels)).item(), rel=1e-6)
 
 
-# ---------------------------------------------------------------------------------------------- paper 000
+# ---------------------------------------------------------------------------------------------- Hierarchical SiamFC
 # backbone config -> native conv3/conv4/conv5 sides for a 127 exemplar and a 255 search (total stride 16 at conv5;
 # torchvision's originals are at stride 32 there: 127 -> 4, 255 -> 8), and the parameters up to conv5: exactly
 # torchvision's (the stride changes add or drop none, so ImageNet weights load as they are)

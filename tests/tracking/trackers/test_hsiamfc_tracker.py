@@ -1,5 +1,5 @@
-"""Paper 000's hierarchical estimation: PSR, CTL, HTL, the adaptive weights and the level selection on small maps
-computed by hand; the tracker on prescribed score maps (which level it follows, where it moves the target) and on
+"""Hierarchical SiamFC's hierarchical estimation: PSR, CTL, HTL, the adaptive weights and the level selection on small
+maps computed by hand; the tracker on prescribed score maps (which level it follows, where it moves the target) and on
 a real three-level network (every step wired as the equations say)."""
 import math
 

@@ -1,4 +1,4 @@
-"""Paper 001's online training (tracking.trackers.siamfc_online): the equations on hand-computed cases (the normalisation
+"""SiamFC online training (tracking.trackers.siamfc_online): the equations on hand-computed cases (the normalisation
 of a map with negative values, the KL loss of Eq. 4 with its zero-loss threshold (Eq. 5), Peak_r / PSR_r / JCPP
 (Eq. 8-9), alpha (Eq. 11) and the template-map update (Eq. 10)), then the tracker on a tiny random SiamFC: a
 confident frame fine-tunes the per-sequence copy of the network (4 SGD steps, momentum 0.9, gradients through both

@@ -86,7 +86,7 @@ def test_parameters_are_the_references():
     np.testing.assert_allclose(tracker.scale_factors, [1 / 1.0375, 1.0, 1.0375])
     np.testing.assert_allclose(tracker.scale_factors[0], 0.96386, atol=1e-5)
     assert tracker.hann_window.shape == (272, 272) and tracker.hann_window.sum() == pytest.approx(1.0)
-    # paper 000's corner-aligned x8 upsampling: 129 pixels, centre 64
+    # Hierarchical SiamFC's corner-aligned x8 upsampling: 129 pixels, centre 64
     corners = SiamFCTracker(SiamFC(), {"response_up": 8, "upsample_mode": "bilinear", "align_corners": True})
     assert corners.upscale_size == 129
     with pytest.raises(ValueError, match="upsample_mode"):

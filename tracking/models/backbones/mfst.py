@@ -1,4 +1,4 @@
-"""MFST's branch A (paper 002, Sec. IV-A a): the ImageNet AlexNet with conv1 at stride 2, so that its conv3 / conv4 /
+"""MFST's branch A (MFST, Sec. IV-A a): the ImageNet AlexNet with conv1 at stride 2, so that its conv3 / conv4 /
 conv5 features have SiamFC's sizes (127 -> 10x10 / 8x8 / 6x6, 255 -> 26x26 / 24x24 / 22x22).
 
 - :class:`BVLCAlexNet` (``bvlc_alexnet``): the Caffe BVLC AlexNet as MFST's released code builds it
