@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from tracking.models.backbones.base import Backbone
+from tracking.models.backbones.base import Backbone, StagedBackbone
 
 
 # pysot 'alexnetlegacy' keeps its layers in one ``features`` Sequential: our layerN.{0: conv, 1: bn} index there
@@ -52,7 +52,7 @@ class AlexNetLegacy(Backbone):
         return renamed
 
 
-class SiamFCAlexNet(Backbone):
+class SiamFCAlexNet(StagedBackbone):
     """siamfc-pytorch's ``AlexNetV1`` (``backbones.py:9-51``), the SiamFC network: conv1 96-11/2, max-pool 3/2,
     conv2 256-5 in 2 groups, max-pool 3/2, conv3 384-3, conv4 384-3 in 2 groups, conv5 256-3 in 2 groups, no
     padding; BatchNorm (eps 1e-6, momentum 0.05) and ReLU after conv1-4, conv5 bare. 2,336,320 parameters;
@@ -67,11 +67,7 @@ class SiamFCAlexNet(Backbone):
     LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
     def __init__(self, outputs=("conv5",), width_mult: float = 1.0):
-        super().__init__()
-        self.outputs = tuple(outputs)
-        unknown = [name for name in self.outputs if name not in self.LAYERS]
-        if unknown or not self.outputs:
-            raise ValueError(f"outputs {list(self.outputs)}: choose among {list(self.LAYERS)}")
+        super().__init__(outputs)
         c = [3] + [int(round(x * width_mult)) for x in (96, 256, 384, 384, 256)]
         if any(channels % 2 for channels in c[1:]):
             raise ValueError(f"width_mult {width_mult} gives odd channel counts {c[1:]}: groups of 2 need even ones")
@@ -87,7 +83,6 @@ class SiamFCAlexNet(Backbone):
         self.conv4 = nn.Sequential(nn.Conv2d(c[3], c[4], 3, 1, groups=2), norm(c[4]), nn.ReLU(inplace=True))
         self.conv5 = nn.Sequential(nn.Conv2d(c[4], c[5], 3, 1, groups=2))
         self.out_channels = [c[self.LAYERS.index(name) + 1] for name in self.outputs]
-        self._last = max(self.LAYERS.index(name) for name in self.outputs)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.xavier_uniform_(module.weight, 1)
@@ -95,13 +90,3 @@ class SiamFCAlexNet(Backbone):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-
-    def forward(self, x):
-        features = {}
-        for name in self.LAYERS[:self._last + 1]:
-            x = getattr(self, name)(x)
-            features[name] = x
-        return [features[name] for name in self.outputs]
-
-    def layer_groups(self) -> dict[str, nn.Module]:
-        return {name: getattr(self, name) for name in self.LAYERS}

@@ -94,3 +94,28 @@ class Backbone(nn.Module):
 
     def _rename_pretrained(self, state_dict: dict) -> dict:
         return state_dict
+
+
+class StagedBackbone(Backbone):
+    """A backbone of named stages run in order (``LAYERS``, each an attribute of the subclass), returning the
+    features of the stages ``outputs`` names; the stages are its layer groups."""
+
+    LAYERS: tuple[str, ...] = ()
+
+    def __init__(self, outputs):
+        super().__init__()
+        self.outputs = tuple(outputs)
+        unknown = [name for name in self.outputs if name not in self.LAYERS]
+        if unknown or not self.outputs:
+            raise ValueError(f"outputs {list(self.outputs)}: choose among {list(self.LAYERS)}")
+        self._last = max(self.LAYERS.index(name) for name in self.outputs)
+
+    def forward(self, x):
+        features = {}
+        for name in self.LAYERS[:self._last + 1]:
+            x = getattr(self, name)(x)
+            features[name] = x
+        return [features[name] for name in self.outputs]
+
+    def layer_groups(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in self.LAYERS}

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from tracking.errors import DataError
-from tracking.models.backbones.base import Backbone
+from tracking.models.backbones.base import StagedBackbone
 from tracking.models.backbones.torchvision_features import TorchvisionFeatures
 
 BVLC_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -60,7 +60,7 @@ def read_bvlc_npy(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
-class BVLCAlexNet(Backbone):
+class BVLCAlexNet(StagedBackbone):
     """The BVLC AlexNet in MFST's geometry (see the module docstring). ``outputs`` names the returned layers
     ("conv3", "conv4", "conv5" for MFST); ``width_mult`` narrows every layer (1.0: the ImageNet network; the demo
     uses 0.5). Random initialisation: Xavier-uniform weights, zero biases (overwritten by :meth:`load_pretrained`)."""
@@ -68,11 +68,7 @@ class BVLCAlexNet(Backbone):
     LAYERS = BVLC_LAYERS
 
     def __init__(self, outputs=("conv5",), width_mult: float = 1.0):
-        super().__init__()
-        self.outputs = tuple(outputs)
-        unknown = [name for name in self.outputs if name not in self.LAYERS]
-        if unknown or not self.outputs:
-            raise ValueError(f"outputs {list(self.outputs)}: choose among {list(self.LAYERS)}")
+        super().__init__(outputs)
         c = [3] + [int(round(x * width_mult)) for x in BVLC_CHANNELS]
         if any(channels % 2 for channels in c[1:]):
             raise ValueError(f"width_mult {width_mult} gives odd channel counts {c[1:]}: groups of 2 need even ones")
@@ -84,21 +80,10 @@ class BVLCAlexNet(Backbone):
         self.conv4 = nn.Sequential(nn.Conv2d(c[3], c[4], 3, 1, groups=2), nn.ReLU(inplace=True))
         self.conv5 = nn.Sequential(nn.Conv2d(c[4], c[5], 3, 1, groups=2), nn.ReLU(inplace=True))
         self.out_channels = [c[self.LAYERS.index(name) + 1] for name in self.outputs]
-        self._last = max(self.LAYERS.index(name) for name in self.outputs)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
-
-    def forward(self, x):
-        features = {}
-        for name in self.LAYERS[:self._last + 1]:
-            x = getattr(self, name)(x)
-            features[name] = x
-        return [features[name] for name in self.outputs]
-
-    def layer_groups(self) -> dict[str, nn.Module]:
-        return {name: getattr(self, name) for name in self.LAYERS}
 
     def load_pretrained(self, source: str) -> None:
         """``bvlc_alexnet.npy`` (HWIO weights transposed to PyTorch's OIHW; the grouped layers' outputs
