@@ -40,8 +40,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# one pytest worker per core of the CI machine (2, one torch thread each: tests/conftest.py); idle workers take
+# tests queued on the other (the resume grid's kill chains run side by side)
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+	$(PYTHON) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 # `make demo PAPER=<paper>` runs that paper's plan (experiments/demos/<paper>.py) into OUT/demo-<paper>
 demo: $(STAMP)

@@ -65,13 +65,14 @@ def _benchmark_options(args) -> dict:
 def _shard_worker(index: int, args, name: str, identity: dict, device: str, parent: int) -> None:
     """One device's share of the sequences (every ``gpus``-th one), in its own process, which ends with the
     evaluation that started it (``parent``: after its ``kill -9`` no shard goes on writing)."""
+    from tracking.processes import exit_when_gone
+
+    exit_when_gone(parent)  # first: a parent killed while this process imports torch ends it too
+
     from lightning_modules.checkpoints import load_tracker, parse_overrides
     from tracking.benchmarks import open_benchmark
     from tracking.evaluation.runner import (normalized_kind, selected_names, default_bench_name, run_ope,
                                             run_vot_supervised)
-    from tracking.processes import exit_when_gone
-
-    exit_when_gone(parent)
 
     if device == "cuda":
         import torch

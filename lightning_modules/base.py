@@ -28,7 +28,7 @@ A paper's module subclasses it and provides its network and losses; the base own
   run resumes, so a resumed run takes the same steps as an uninterrupted one (with the data module's resumable
   loader, which restarts mid-epoch at the next pair).
 - **Training data**: :meth:`training_crops` tells the data module its crop sizes, input layout and context
-  (``experiments.train`` links them, so a config never restates them).
+  (``experiments.config_library`` links them, so a config never restates them).
 """
 from __future__ import annotations
 
