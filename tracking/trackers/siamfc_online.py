@@ -79,14 +79,13 @@ class OnlineParams(SiamFCParams):
     frame t+1's scale crops (one call per frame instead of two; a training on frame t has those crops scored again
     with the new weights), so the boxes are those of the immediate order (False: R_c in its own call right after
     frame t), but ``last`` then describes the frame before the one just returned and the last frame of a sequence
-    gets no online step (it would change nothing tracked). ``fold_batchnorm`` folds only the tracking copy
-    (``net``): the fine-tuning trains ``learner``, the network as the checkpoint parametrises it (BatchNorm's
-    affine parameters included), and the tracking copy is folded again from it after each training. ``compile``
-    compiles only the source's tracking copy: after a sequence's first training it tracks with the folded learner
-    uncompiled (a compilation per training would cost more than it saves). ``map_normalization``: how a score map
-    becomes the distribution of Eq. 4, "minmax" (``(R - min R) / sum(R - min R)``: independent of the response's
-    units) or "softmax" (``softmax(R / softmax_temperature)``). ``psr_window``: the side of the window around the
-    peak that the PSR's sidelobe excludes (11: the correlation-filter PSR the paper cites).
+    gets no online step (it would change nothing tracked). The inference values apply to the tracking copies
+    (``tracking.inference.TrackingNetwork``): the fine-tuning trains ``learner``, the network as the checkpoint
+    parametrises it (BatchNorm's affine parameters included), and its tracking copy is rebuilt after each
+    training, uncompiled (a compilation per training would cost more than it saves). ``map_normalization``: how a
+    score map becomes the distribution of Eq. 4, "minmax" (``(R - min R) / sum(R - min R)``: independent of the
+    response's units) or "softmax" (``softmax(R / softmax_temperature)``). ``psr_window``: the side of the window
+    around the peak that the PSR's sidelobe excludes (11: the correlation-filter PSR the paper cites).
     """
 
     learning_rate: float = 1e-3
@@ -216,7 +215,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
     def __init__(self, model, params=None, level: str | None = None, device="cpu", name: str = "SiamFC-OT"):
         super().__init__(model, params, level, device, name)
         self.source = self.net.source  # the checkpoint's network: every sequence starts from it, nothing writes to it
-        # what tracks while the learner still holds the source's weights: SiamFCTracker's folded copy of the source
+        # what tracks while the learner still holds the source's weights: SiamFCTracker's network of the source
         self.source_net = self.net
         self.learner = copy.deepcopy(self.source).eval()
         self.trainable = trainable_parameters(self.learner, self.params.trainable_layers)
@@ -234,7 +233,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
         self.pending_search = None  # a failed sequence's (VOT's re-initialisation) last R_c is dropped with it
         with torch.no_grad():
             self.learner.load_state_dict(self.source.state_dict())
-        # folded (compiled) once per tracker, not per sequence: the learner has just taken the source's weights
+        # built once per tracker, not per sequence: the learner has just taken the source's weights
         self.net = self.source_net
         super().init(image, box)
         image = rgb_frame(image)
@@ -305,7 +304,7 @@ class OnlineSiamFCTracker(SiamFCTracker):
 
     def _fine_tune(self, search: torch.Tensor) -> list[float]:
         """Up to ``iterations`` SGD steps on the thresholded KL loss through both branches; returns each step's
-        loss. The tracking network (folded again) and kernel are then recomputed from the new weights. As the
+        loss. The tracking network (rebuilt) and kernel are then recomputed from the new weights. As the
         suite's training skips non-finite steps, a non-finite loss ends the iterations untaken, and a training that
         leaves non-finite template features is undone (the weights and kernel as before it)."""
         cfg = self.params
