@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from tracking.metrics.ope import (CURVE_KEYS, NORM_PRECISION_THRESHOLDS, PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS,
-                                  _scores_from_curves, mean_center_error, mean_over_sequences)
+                                  scores_from_curves, mean_center_error, mean_over_sequences)
 
 
 def repair_predictions(pred, gt) -> np.ndarray:
@@ -80,7 +80,7 @@ def lasot_sequence_scores(pred, gt, absent=None) -> dict:
         precision = np.sum(errors[:, None] <= PRECISION_THRESHOLDS[None, :], axis=0) / denominator
         norm = np.sum(normalized[:, None] <= NORM_PRECISION_THRESHOLDS[None, :], axis=0) / denominator
     # CLE (not in the toolkit): over the present frames with a valid ground truth (the toolkit's -1 errors excluded)
-    return _scores_from_curves(success, precision, norm, mean_center_error(errors[valid]))
+    return scores_from_curves(success, precision, norm, mean_center_error(errors[valid]))
 
 
 def average_lasot_scores(per_sequence: Iterable[Mapping] | Mapping[str, Mapping],
@@ -96,5 +96,5 @@ def average_lasot_scores(per_sequence: Iterable[Mapping] | Mapping[str, Mapping]
             kept = stacked[stacked.sum(axis=1) > np.finfo(float).eps]
             stacked = kept if len(kept) else np.zeros_like(stacked[:1])
         curves[key] = stacked.mean(axis=0)
-    return _scores_from_curves(curves["success_curve"], curves["precision_curve"], curves["norm_precision_curve"],
+    return scores_from_curves(curves["success_curve"], curves["precision_curve"], curves["norm_precision_curve"],
                                mean_over_sequences(v["center_error_mean"] for v in values))

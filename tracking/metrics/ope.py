@@ -172,7 +172,8 @@ def mean_over_sequences(values) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def _scores_from_curves(succ: np.ndarray, prec: np.ndarray, norm: np.ndarray, center_error: float) -> dict:
+def scores_from_curves(succ: np.ndarray, prec: np.ndarray, norm: np.ndarray, center_error: float) -> dict:
+    """The OPE scores of success / precision / normalised precision curves (shared with LaSOT's protocol)."""
     return {
         "success_auc": float(np.mean(succ)),
         "precision_20": float(prec[PRECISION_INDEX_20PX]),
@@ -206,7 +207,7 @@ def ope_scores(pred, gt, first_frame_from_gt: bool = True, exclude_unannotated: 
             raise ValueError("no annotated frame to score")
     ious = iou(pred, gt)
     errors = center_error(pred, gt)
-    return _scores_from_curves(
+    return scores_from_curves(
         success_curve(ious), precision_curve(errors), norm_precision_curve(normalized_center_error(pred, gt)),
         mean_center_error(errors),
     )
@@ -218,5 +219,5 @@ def average_ope_scores(per_sequence: Iterable[Mapping] | Mapping[str, Mapping]) 
     if not values:
         raise ValueError("no sequences to average")
     curves = {key: np.mean([np.asarray(v[key], dtype=np.float64) for v in values], axis=0) for key in CURVE_KEYS}
-    return _scores_from_curves(curves["success_curve"], curves["precision_curve"], curves["norm_precision_curve"],
+    return scores_from_curves(curves["success_curve"], curves["precision_curve"], curves["norm_precision_curve"],
                                mean_over_sequences(v["center_error_mean"] for v in values))
