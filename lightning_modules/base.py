@@ -165,8 +165,8 @@ def set_batchnorm_mode(module: nn.Module, train: bool) -> None:
 
 
 def tracker_defaults_of(tracker_class: type):
-    """A tracker class's default parameters: its ``default_params`` (e.g. a baseline's other defaults), else its
-    ``params_class``'s defaults."""
+    """A tracker class's default parameters: its ``default_params`` (e.g. the single-layer trackers' upsampling),
+    else its ``params_class``'s defaults."""
     return getattr(tracker_class, "default_params", None) or tracker_class.params_class()
 
 
@@ -186,9 +186,8 @@ class SiameseModule(pl.LightningModule):
 
     Subclasses set ``trackers`` / ``main_tracker``, call ``super().__init__(optim, tracker, trackers,
     benchmark_tracker, target_seed)`` (their ``tracker`` argument: the main tracker's values; the base saves every
-    tracker's values) then ``save_hyperparameters`` with their
-    own plain values (:func:`plain`), and implement :meth:`backbones`, :meth:`parameter_groups`,
-    :meth:`compute_losses` and :meth:`training_crops`.
+    tracker's values), then ``save_hyperparameters`` with their own plain values (:func:`plain`), and implement
+    :meth:`backbones`, :meth:`parameter_groups`, :meth:`compute_losses` and :meth:`training_crops`.
     """
 
     trackers: ClassVar[dict[str, type]] = {}
@@ -196,6 +195,8 @@ class SiameseModule(pl.LightningModule):
 
     def __init__(self, optim: OptimizerSchedule | dict | None = None, main_values=None, trackers: dict | None = None,
                  benchmark_tracker: dict | None = None, target_seed: int = 0):
+        # ``main_values`` is the subclass's ``tracker`` argument; not named ``tracker`` here, as LightningCLI
+        # (jsonargparse) would then read this untyped default in place of the subclass's typed one
         super().__init__()
         if optim is None:
             raise ValueError("optim is None: give the module's schedule (OptimizerSchedule or a mapping of it)")
